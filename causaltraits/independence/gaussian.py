@@ -14,6 +14,10 @@ class FisherZ(CITest):
 
     Matches causal-learn's ``fisherz`` on complete data: same correlation, same clipping of
     |r| at 1 - eps, same statistic ``sqrt(n - |z| - 3) * |atanh(r)|`` and two-sided p-value.
+
+    Degenerate input (causal-learn gives NaN): if x or y is constant on the rows used the result
+    is statistic 0, p-value 1, as in the other causaltraits tests; constant columns of z are
+    dropped from the conditioning set (conditioning on a constant changes nothing).
     """
 
     def __init__(self, data, kinds=None, seed=0, **params):
@@ -23,11 +27,19 @@ class FisherZ(CITest):
     def _corr(self, cols: list[int], rows: np.ndarray | None) -> np.ndarray:
         if rows is None:
             if self._corr_full is None:
-                self._corr_full = np.corrcoef(self.data.T)
+                with np.errstate(invalid="ignore", divide="ignore"):  # constant columns: NaN, unused
+                    self._corr_full = np.corrcoef(self.data.T)
             return self._corr_full[np.ix_(cols, cols)]
         return np.corrcoef(self.columns(cols, rows).T)
 
+    def _is_constant(self, col: int, rows: np.ndarray | None) -> bool:
+        v = self.data[:, col] if rows is None else self.data[rows, col]
+        return bool(np.all(v == v[0]))
+
     def _compute(self, x, y, z, rows):
+        if self._is_constant(x, rows) or self._is_constant(y, rows):
+            return 0.0, 1.0, None
+        z = tuple(c for c in z if not self._is_constant(c, rows))
         cols = [x, y, *z]
         n = self.data.shape[0] if rows is None else len(rows)
         sub = self._corr(cols, rows)

@@ -1,0 +1,544 @@
+"""The multimodal multi-measurement causal representation model.
+
+Data: modalities m = 1..M, modality m seen through K_m measurements ``X[m][k]`` (n x d_mk), rows
+aligned across all measurements.
+
+Model (a variational autoencoder whose prior is a latent structural model):
+
+- every measurement has an encoder MLP giving (i) an estimate of the modality's latents z_m
+  (and of the shared latents s, if any) and (ii) the mean of its own small noise code c_mk;
+- a modality's latent is the mean of its measurements' estimates (shared latents: the mean over
+  every measurement of every modality), and a consistency term
+  ``tie/2 * sum_k |mu_mk - mu_m|^2 / sigma^2`` ties the measurements of one modality to one
+  latent; it is scale-free because sigma (the posterior scale) scales with the latents;
+- posterior ``q(z | x) = N(mu, diag(sigma^2))`` with a learned sigma per latent; codes likewise
+  with an N(0, I) prior;
+- every measurement has a decoder MLP from ``[s, z_m, c_mk]`` with a Gaussian likelihood whose
+  variance is learned per measurement;
+- prior over ``[s, z_1, ..., z_M]``: the additive-noise structural model of
+  :mod:`causaltraits.crl.scm` (independent logistic noise, unit Jacobian, fixed order, L1
+  sparsity on the edge weights).
+
+Loss per row: ``-ELBO * 1 + tie + l1 * |edges|``; mini-batch Adam, early stopping on a
+validation part of the training rows. All randomness comes from one ``numpy.random.Generator``.
+
+The same machinery, configured differently, gives the baselines (see
+:mod:`causaltraits.crl.baselines`): ``prior='gaussian'`` (beta-VAE), ``stochastic=False,
+prior='none'`` (plain autoencoder), ``combine='independent'`` (one autoencoder per measurement,
+latent read from the first measurement, as in the published code).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from causaltraits.crl.layers import MLP, ParamStore
+from causaltraits.crl.optim import Adam
+from causaltraits.crl import scm as _scm
+from causaltraits.errors import DataError, ParameterError
+
+FORMAT_VERSION = 1
+
+
+@dataclass
+class CRLConfig:
+    """Hyperparameters of :class:`MultiMeasurementCRL` (all JSON-able)."""
+
+    latent_dims: list[int] = field(default_factory=lambda: [2, 2])
+    n_shared: int = 0
+    noise_dim: int = 2
+    hidden: list[int] = field(default_factory=lambda: [128, 64])
+    prior: str = "scm"            # scm | gaussian | none
+    stochastic: bool = True
+    combine: str = "mean"         # mean | independent
+    beta: float = 1.0
+    tie: float = 1.0
+    l1: float = 0.01
+    lr: float = 1e-3
+    batch_size: int = 128
+    epochs: int = 60
+    full_batch: bool = False
+    max_steps: int | None = None
+    patience: int = 10
+    val_fraction: float = 0.1
+    learn_obs_var: bool = True
+    dtype: str = "float32"
+
+    def check(self) -> None:
+        if self.prior not in ("scm", "gaussian", "none"):
+            raise ParameterError(f"prior must be scm, gaussian or none, got {self.prior!r}")
+        if self.combine not in ("mean", "independent"):
+            raise ParameterError(f"combine must be mean or independent, got {self.combine!r}")
+        if self.n_shared < 0 or any(d < 0 for d in self.latent_dims) or self.noise_dim < 0:
+            raise ParameterError("latent, shared and noise dimensions must be >= 0")
+        if self.n_shared + sum(self.latent_dims) == 0:
+            raise ParameterError("the model needs at least one latent")
+        if self.combine == "independent" and (self.stochastic or self.n_shared):
+            raise ParameterError("combine='independent' is deterministic and has no shared latents")
+        if not (0.0 <= self.val_fraction < 1.0):
+            raise ParameterError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
+
+
+def _as_measurements(X: Sequence[Sequence[np.ndarray]]) -> list[list[np.ndarray]]:
+    if not X or any(len(mod) == 0 for mod in X):
+        raise DataError("CRL input: every modality needs at least one measurement")
+    out = [[np.asarray(x, dtype=np.float64) for x in mod] for mod in X]
+    n = out[0][0].shape[0]
+    for m, mod in enumerate(out):
+        for k, x in enumerate(mod):
+            if x.ndim != 2 or x.shape[0] != n:
+                raise DataError(f"CRL input: measurement {m}.{k} has shape {x.shape}; expected ({n}, d)")
+            if not np.isfinite(x).all():
+                raise DataError(f"CRL input: measurement {m}.{k} has missing or infinite values")
+    return out
+
+
+class MultiMeasurementCRL:
+    """Multimodal multi-measurement CRL with a latent structural-model prior.
+
+    Parameters
+    ----------
+    config : :class:`CRLConfig` (or keyword overrides of it)
+    seed : seed of the one random generator
+
+    Attributes (after ``fit``)
+    --------------------------
+    history_ : list of per-epoch dicts (train loss, validation loss, seconds)
+    latent_names_ : names of the latents (``s1.., z<m>_<i>``)
+    graph_weights_ : learned edge strengths (j -> i in ``[i, j]``)
+    fit_seconds_ : wall time of ``fit``
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> X = [[rng.normal(size=(64, 5)), rng.normal(size=(64, 5))], [rng.normal(size=(64, 4))]]
+    >>> model = MultiMeasurementCRL(CRLConfig(latent_dims=[1, 1], hidden=[8], epochs=2), seed=0)
+    >>> model.fit(X).transform(X).shape
+    (64, 2)
+    """
+
+    def __init__(self, config: CRLConfig | None = None, seed: int = 0, **overrides: Any):
+        cfg = copy.deepcopy(config) if config is not None else CRLConfig()
+        for k, v in overrides.items():
+            if not hasattr(cfg, k):
+                raise ParameterError(f"unknown CRL option {k!r}")
+            setattr(cfg, k, v)
+        cfg.check()
+        self.config = cfg
+        self.seed = int(seed)
+        self.dims_: list[list[int]] | None = None
+
+    # ------------------------------------------------------------------ structure
+    @property
+    def D(self) -> int:
+        return self.config.n_shared + sum(self.config.latent_dims)
+
+    def _build(self, dims: list[list[int]], rng: np.random.Generator) -> None:
+        cfg = self.config
+        if len(dims) != len(cfg.latent_dims):
+            raise ParameterError(
+                f"config has latent_dims for {len(cfg.latent_dims)} modalities, data has {len(dims)}")
+        self.dims_ = dims
+        self.dtype_ = np.dtype(cfg.dtype)
+        S, c = cfg.n_shared, cfg.noise_dim
+        st = ParamStore(self.dtype_)
+        self.enc_: list[list[MLP]] = []
+        self.dec_: list[list[MLP]] = []
+        for m, mod in enumerate(dims):
+            L = cfg.latent_dims[m]
+            encs, decs = [], []
+            for k, d in enumerate(mod):
+                encs.append(MLP(st, f"enc{m}.{k}", [d, *cfg.hidden, S + L + c], "elu", "linear"))
+                decs.append(MLP(st, f"dec{m}.{k}", [S + L + c, *reversed(cfg.hidden), d], "leaky", "linear"))
+            self.enc_.append(encs)
+            self.dec_.append(decs)
+        D = self.D
+        st.declare("log_sigma", (D,), "const", -1.0)
+        n_meas = sum(len(mod) for mod in dims)
+        st.declare("log_sigma_code", (n_meas, max(c, 1)), "const", -1.0)
+        st.declare("log_tau", (n_meas,), "zeros")
+        st.declare("scm.W", (D, D), "zeros")
+        st.declare("scm.V", (D, D), "zeros")
+        st.declare("scm.b", (D,), "zeros")
+        st.declare("scm.log_s", (D,), "const", -0.5)
+        st.allocate(rng)
+        self.store_ = st
+        self.mask_ = np.tril(np.ones((D, D), dtype=np.bool_), -1)
+        names = [f"s{i + 1}" for i in range(S)]
+        for m, L in enumerate(cfg.latent_dims):
+            names += [f"z{m + 1}_{i + 1}" for i in range(L)]
+        self.latent_names_ = names
+
+    def _latent_slices(self) -> list[slice]:
+        """Slice of modality m's own latents inside the full latent vector."""
+        S = self.config.n_shared
+        out, off = [], S
+        for L in self.config.latent_dims:
+            out.append(slice(off, off + L))
+            off += L
+        return out
+
+    # ------------------------------------------------------------------ preprocessing
+    def _fit_scaler(self, X: list[list[np.ndarray]]) -> None:
+        self.means_ = [[x.mean(axis=0) for x in mod] for mod in X]
+        self.scales_ = [[float(max(np.std(x - mu), 1e-8)) for x, mu in zip(mod, mus)]
+                        for mod, mus in zip(X, self.means_)]
+
+    def _scale(self, X: list[list[np.ndarray]]) -> list[list[np.ndarray]]:
+        return [[np.ascontiguousarray((x - mu) / s, dtype=self.dtype_) for x, mu, s in zip(mod, mus, ss)]
+                for mod, mus, ss in zip(X, self.means_, self.scales_)]
+
+    # ------------------------------------------------------------------ forward / backward
+    def _encode(self, Xb: list[list[np.ndarray]], keep: bool) -> tuple[list[list[np.ndarray]], np.ndarray]:
+        """Encoder outputs per measurement and the combined latent means (n x D)."""
+        cfg = self.config
+        S = cfg.n_shared
+        outs = [[enc.forward(x, keep) for enc, x in zip(encs, mod)] for encs, mod in zip(self.enc_, Xb)]
+        n = Xb[0][0].shape[0]
+        mu = np.zeros((n, self.D), dtype=self.dtype_)
+        sl = self._latent_slices()
+        n_meas = sum(len(m) for m in outs)
+        for m, mod in enumerate(outs):
+            L = cfg.latent_dims[m]
+            if cfg.combine == "mean":
+                for o in mod:
+                    mu[:, sl[m]] += o[:, S:S + L] / len(mod)
+                    if S:
+                        mu[:, :S] += o[:, :S] / n_meas
+            else:
+                mu[:, sl[m]] = mod[0][:, :L]
+        return outs, mu
+
+    def _loss_and_grad(self, Xb: list[list[np.ndarray]], rng: np.random.Generator | None,
+                       need_grad: bool = True) -> float:
+        """Mean loss per row over the batch ``Xb``; fills ``store_.grad`` if ``need_grad``.
+
+        ``rng=None`` evaluates deterministically (posterior means, no sampling).
+        """
+        cfg, st = self.config, self.store_
+        S, c, D = cfg.n_shared, cfg.noise_dim, self.D
+        n = Xb[0][0].shape[0]
+        inv_n = 1.0 / n
+        dt = self.dtype_
+        if need_grad:
+            st.grad[...] = 0.0
+        G = st.grads
+        outs, mu = self._encode(Xb, keep=need_grad)
+        log_sig = st["log_sigma"].astype(np.float64)
+        sig = np.exp(log_sig)
+        sample = cfg.stochastic and rng is not None
+        if sample:
+            e = rng.standard_normal((n, D)).astype(dt)
+            z = mu + (sig.astype(dt) * e)
+        else:
+            z = mu
+        loss = 0.0
+        dz = np.zeros((n, D), dtype=np.float64) if need_grad else None
+        sl = self._latent_slices()
+        douts = []
+        mi = 0  # flat measurement index
+        for m, mod in enumerate(Xb):
+            L = cfg.latent_dims[m]
+            dmod = []
+            for k, x in enumerate(mod):
+                o = outs[m][k]
+                # decoder input: [s, z_m, c_mk]
+                if cfg.combine == "mean":
+                    zin = np.concatenate([z[:, :S], z[:, sl[m]]], axis=1)
+                else:
+                    zin = o[:, :L]
+                code_mu = o[:, S + L:S + L + c]
+                ls_c = st["log_sigma_code"][mi, :c].astype(np.float64)
+                if c:
+                    if sample:
+                        ec = rng.standard_normal((n, c)).astype(dt)
+                        code = code_mu + np.exp(ls_c).astype(dt) * ec
+                    else:
+                        code = code_mu
+                    inp = np.ascontiguousarray(np.concatenate([zin, code], axis=1))
+                else:
+                    inp = np.ascontiguousarray(zin)
+                xhat = self.dec_[m][k].forward(inp, keep=need_grad)
+                r = xhat - x
+                lt = float(st["log_tau"][mi]) if cfg.learn_obs_var else 0.0
+                prec = np.exp(-2.0 * lt)
+                ss = float(np.sum(r.astype(np.float64) ** 2)) * inv_n
+                d = x.shape[1]
+                loss += 0.5 * prec * ss + d * lt
+                do = np.zeros_like(o) if need_grad else None
+                if c:
+                    # KL(q(c) || N(0, I)) for the noise code (analytic)
+                    cm = code_mu.astype(np.float64)
+                    if cfg.stochastic:
+                        loss += cfg.beta * (0.5 * float(np.sum(cm ** 2)) * inv_n
+                                            + float(np.sum(0.5 * np.exp(2 * ls_c) - 0.5 - ls_c)))
+                    else:
+                        loss += cfg.beta * 0.5 * float(np.sum(cm ** 2)) * inv_n
+                if need_grad:
+                    if cfg.learn_obs_var:
+                        G["log_tau"][mi] += -prec * ss + d
+                    dx = (r * np.asarray(prec * inv_n, dtype=dt)).astype(dt)
+                    dinp = self.dec_[m][k].backward(dx).astype(np.float64)
+                    dzin = dinp[:, :zin.shape[1]]
+                    if cfg.combine == "mean":
+                        dz[:, :S] += dzin[:, :S]
+                        dz[:, sl[m]] += dzin[:, S:]
+                    else:
+                        do[:, :L] += dzin
+                    if c:
+                        dcode = dinp[:, zin.shape[1]:]
+                        do[:, S + L:S + L + c] += dcode + cfg.beta * cm * inv_n
+                        if sample:
+                            G["log_sigma_code"][mi, :c] += np.sum(dcode * ec, axis=0) * np.exp(ls_c)
+                        if cfg.stochastic:
+                            G["log_sigma_code"][mi, :c] += cfg.beta * (np.exp(2 * ls_c) - 1.0)
+                dmod.append(do)
+                mi += 1
+            douts.append(dmod)
+
+        # consistency of the measurements of one modality (and of the shared latents)
+        if cfg.combine == "mean" and cfg.tie > 0:
+            prec_z = np.exp(-2.0 * log_sig)
+            n_meas = sum(len(mod) for mod in outs)
+            for m, mod in enumerate(outs):
+                L = cfg.latent_dims[m]
+                cols = [*range(S), *range(sl[m].start, sl[m].stop)]
+                pz = prec_z[cols]
+                for k, o in enumerate(mod):
+                    own = o[:, :S + L].astype(np.float64)
+                    dev = own - mu[:, cols].astype(np.float64)
+                    if len(mod) == 1:
+                        dev[:, S:] = 0.0  # a lone measurement is its modality's latent
+                    if S and n_meas == 1:
+                        dev[:, :S] = 0.0
+                    w = cfg.tie * inv_n
+                    loss += 0.5 * w * float(np.sum(dev ** 2 * pz))
+                    if need_grad:
+                        douts[m][k][:, :S + L] += w * dev * pz
+                        G["log_sigma"][cols] += -w * np.sum(dev ** 2, axis=0) * pz
+
+        # prior over the latents
+        if cfg.prior == "scm":
+            W, V = st["scm.W"].astype(np.float64), st["scm.V"].astype(np.float64)
+            b, ls = st["scm.b"].astype(np.float64), st["scm.log_s"].astype(np.float64)
+            z64 = z.astype(np.float64)
+            dW = np.zeros((D, D)); dV = np.zeros((D, D)); db = np.zeros(D); dls = np.zeros(D)
+            ddz = np.zeros((n, D))
+            loss += _scm.scm_nll_backward(z64, W, V, b, ls, self.mask_, cfg.beta * inv_n, ddz, dW, dV, db, dls)
+            loss += cfg.l1 * float(np.sum(np.abs(W[self.mask_])) + np.sum(np.abs(V[self.mask_])))
+            if cfg.stochastic:
+                loss -= cfg.beta * float(np.sum(log_sig))  # posterior entropy (constant dropped)
+            if need_grad:
+                dz += ddz
+                G["scm.W"] += dW + cfg.l1 * np.sign(W) * self.mask_
+                G["scm.V"] += dV + cfg.l1 * np.sign(V) * self.mask_
+                G["scm.b"] += db
+                G["scm.log_s"] += dls
+                if cfg.stochastic:
+                    G["log_sigma"] += -cfg.beta
+        elif cfg.prior == "gaussian":
+            mu64 = mu.astype(np.float64)
+            if cfg.stochastic:
+                loss += cfg.beta * (0.5 * float(np.sum(mu64 ** 2)) * inv_n
+                                    + float(np.sum(0.5 * sig ** 2 - 0.5 - log_sig)))
+                if need_grad:
+                    G["log_sigma"] += cfg.beta * (sig ** 2 - 1.0)
+            else:
+                loss += cfg.beta * 0.5 * float(np.sum(mu64 ** 2)) * inv_n
+            if need_grad:
+                # the analytic KL is a function of mu, not of the sample: add it to dmu via dz below
+                dmu_prior = cfg.beta * mu64 * inv_n
+        if not need_grad:
+            return loss
+
+        # from z to mu and log_sigma (reparameterisation)
+        if sample:
+            G["log_sigma"] += np.sum(dz * e, axis=0) * sig
+        dmu = dz
+        if cfg.prior == "gaussian":
+            dmu = dmu + dmu_prior
+        for m, mod in enumerate(outs):
+            L = cfg.latent_dims[m]
+            for k, o in enumerate(mod):
+                do = douts[m][k]
+                if cfg.combine == "mean":
+                    do[:, S:S + L] += dmu[:, sl[m]] / len(mod)
+                    if S:
+                        do[:, :S] += dmu[:, :S] / sum(len(q) for q in outs)
+                elif k == 0:
+                    do[:, :L] += dmu[:, sl[m]]
+                self.enc_[m][k].backward(np.ascontiguousarray(do, dtype=dt), need_dx=False)
+        return loss
+
+    # ------------------------------------------------------------------ public API
+    def fit(self, X: Sequence[Sequence[np.ndarray]], progress: bool = False,
+            callback: Callable[[dict], None] | None = None) -> "MultiMeasurementCRL":
+        """Train on measurements ``X[m][k]`` (rows aligned); returns ``self``."""
+        cfg = self.config
+        X = _as_measurements(X)
+        rng = np.random.default_rng(self.seed)
+        self._build([[x.shape[1] for x in mod] for mod in X], rng)
+        self._fit_scaler(X)
+        Xs = self._scale(X)
+        n = Xs[0][0].shape[0]
+        perm = rng.permutation(n)
+        n_val = int(round(cfg.val_fraction * n)) if cfg.val_fraction > 0 else 0
+        if n - n_val < 2:
+            raise DataError(f"CRL input: {n} rows are too few to train on")
+        val_idx, tr_idx = np.sort(perm[:n_val]), perm[n_val:]
+        Xval = [[x[val_idx] for x in mod] for mod in Xs] if n_val else None
+        opt = Adam(self.store_.theta.size, self.dtype_, lr=cfg.lr)
+        bs = len(tr_idx) if cfg.full_batch else min(cfg.batch_size, len(tr_idx))
+        best = (np.inf, self.store_.theta.copy(), 0)
+        self.history_ = []
+        steps = 0
+        t0 = time.perf_counter()
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+            bar = tqdm(total=cfg.epochs, desc="crl fit", unit="epoch", leave=False)
+        try:
+            for epoch in range(cfg.epochs):
+                te = time.perf_counter()
+                order = tr_idx[rng.permutation(len(tr_idx))]
+                tot, cnt = 0.0, 0
+                for start in range(0, len(order) - bs + 1 if len(order) >= bs else 1, bs):
+                    idx = np.sort(order[start:start + bs])
+                    Xb = [[x[idx] for x in mod] for mod in Xs]
+                    loss = self._loss_and_grad(Xb, rng)
+                    opt.step(self.store_.theta, self.store_.grad)
+                    tot += loss * len(idx)
+                    cnt += len(idx)
+                    steps += 1
+                    if cfg.max_steps is not None and steps >= cfg.max_steps:
+                        break
+                val = self._loss_and_grad(Xval, None, need_grad=False) if Xval is not None else tot / cnt
+                rec = {"epoch": epoch + 1, "train_loss": tot / max(cnt, 1), "val_loss": float(val),
+                       "seconds": time.perf_counter() - te}
+                self.history_.append(rec)
+                if callback is not None:
+                    callback(rec)
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(val=f"{val:.4g}")
+                if not np.isfinite(val):
+                    break
+                if val < best[0]:
+                    best = (val, self.store_.theta.copy(), epoch + 1)
+                elif epoch + 1 - best[2] >= cfg.patience:
+                    break
+                if cfg.max_steps is not None and steps >= cfg.max_steps:
+                    break
+        finally:
+            if bar is not None:
+                bar.close()
+        if np.isfinite(best[0]):
+            self.store_.theta[...] = best[1]
+        self.best_epoch_ = best[2]
+        self.steps_ = steps
+        self.fit_seconds_ = time.perf_counter() - t0
+        self.graph_weights_ = self._graph_strengths(Xs)
+        return self
+
+    def _check_fitted(self) -> None:
+        if self.dims_ is None:
+            raise ParameterError("the CRL model is not fitted yet")
+
+    def transform(self, X: Sequence[Sequence[np.ndarray]]) -> np.ndarray:
+        """Latent estimates (posterior means), ``n x D`` in the order of ``latent_names_``."""
+        self._check_fitted()
+        X = _as_measurements(X)
+        got = [[x.shape[1] for x in mod] for mod in X]
+        if got != self.dims_:
+            raise DataError(f"CRL transform: measurement widths {got} differ from the fitted {self.dims_}")
+        Xs = self._scale(X)
+        out = []
+        n = Xs[0][0].shape[0]
+        for start in range(0, n, 4096):
+            Xb = [[x[start:start + 4096] for x in mod] for mod in Xs]
+            out.append(self._encode(Xb, keep=False)[1].astype(np.float64))
+        return np.concatenate(out, axis=0) if out else np.zeros((0, self.D))
+
+    def _graph_strengths(self, Xs: list[list[np.ndarray]]) -> np.ndarray:
+        if self.config.prior != "scm":
+            return np.zeros((self.D, self.D))
+        n = Xs[0][0].shape[0]
+        take = slice(0, min(n, 4096))
+        z = self._encode([[x[take] for x in mod] for mod in Xs], keep=False)[1].astype(np.float64)
+        st = self.store_
+        return _scm.strength(st["scm.W"].astype(np.float64), st["scm.V"].astype(np.float64),
+                             st["scm.log_s"].astype(np.float64), self.mask_, z)
+
+    def learned_graph(self, threshold: float = 0.2):
+        """The learned latent graph: edge j -> i where the strength exceeds ``threshold``."""
+        from causaltraits.discovery.graph import Edge, Graph
+
+        self._check_fitted()
+        S = self.graph_weights_
+        names = self.latent_names_
+        edges = [Edge(names[j], names[i], "-->") for i in range(len(names)) for j in range(i)
+                 if S[i, j] > threshold]
+        return Graph(names, edges)
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str | Path) -> tuple[Path, Path]:
+        """Write ``<path>.npz`` (arrays) and ``<path>.json`` (configuration); no pickle."""
+        from causaltraits.runs import atomic_path, write_json
+
+        self._check_fitted()
+        path = Path(path)
+        arrays: dict[str, np.ndarray] = {"theta": self.store_.theta, "graph_weights": self.graph_weights_}
+        for m, mod in enumerate(self.means_):
+            for k, mu in enumerate(mod):
+                arrays[f"mean_{m}_{k}"] = mu
+        npz = path.with_suffix(".npz")
+        with atomic_path(npz) as tmp:
+            with open(tmp, "wb") as fh:
+                np.savez(fh, **arrays)
+        meta = {
+            "format": "causaltraits.crl.MultiMeasurementCRL",
+            "format_version": FORMAT_VERSION,
+            "config": asdict(self.config),
+            "seed": self.seed,
+            "dims": self.dims_,
+            "scales": self.scales_,
+            "latent_names": self.latent_names_,
+            "layout": self.store_.layout(),
+            "best_epoch": getattr(self, "best_epoch_", None),
+        }
+        js = path.with_suffix(".json")
+        write_json(js, meta)
+        return npz, js
+
+    @classmethod
+    def load(cls, path: str | Path) -> "MultiMeasurementCRL":
+        """Read a model written by :meth:`save` (``path`` with or without suffix)."""
+        path = Path(path)
+        js, npz = path.with_suffix(".json"), path.with_suffix(".npz")
+        for p in (js, npz):
+            if not p.exists():
+                raise DataError(f"{p}: saved CRL model file not found")
+        meta = json.loads(js.read_text(encoding="utf-8"))
+        if meta.get("format") != "causaltraits.crl.MultiMeasurementCRL":
+            raise DataError(f"{js}: not a saved causaltraits CRL model")
+        model = cls(CRLConfig(**meta["config"]), seed=meta["seed"])
+        model._build(meta["dims"], np.random.default_rng(0))
+        if model.store_.layout() != meta["layout"]:
+            raise DataError(f"{js}: parameter layout does not match this version of causaltraits")
+        with np.load(npz, allow_pickle=False) as f:
+            theta = f["theta"]
+            if theta.shape != model.store_.theta.shape:
+                raise DataError(f"{npz}: parameter vector has {theta.size} values, expected {model.store_.theta.size}")
+            model.store_.theta[...] = theta
+            model.graph_weights_ = f["graph_weights"]
+            model.means_ = [[f[f"mean_{m}_{k}"] for k in range(len(mod))] for m, mod in enumerate(meta["dims"])]
+        model.scales_ = meta["scales"]
+        model.best_epoch_ = meta.get("best_epoch")
+        return model

@@ -1,0 +1,96 @@
+"""HSIC gamma test against a plain reference, causal-learn's lingam HSIC and KCI_UInd."""
+
+import numpy as np
+import pytest
+from causallearn.search.FCMBased.lingam.hsic import hsic_test_gamma
+from causallearn.utils.KCI.KCI import KCI_UInd
+from scipy import stats
+from scipy.spatial.distance import pdist, squareform
+
+from causaltraits.independence import make_test
+from causaltraits.independence.hsic import HSIC
+
+
+def reference_hsic(x, y):
+    """Gretton et al. (2008) gamma HSIC written out with explicit H matrices (O(n^3) but plain)."""
+    n = len(x)
+    h = np.eye(n) - np.full((n, n), 1.0 / n)
+    grams = []
+    for v in (x, y):
+        v = (v - v.mean()) / v.std(ddof=1)
+        d2 = pdist(v[:, None], "sqeuclidean")
+        sigma2 = 0.5 * np.median(d2[d2 > 0])
+        grams.append(np.exp(-squareform(d2) / (2 * sigma2)))
+    k, l = grams
+    kc, lc = h @ k @ h, h @ l @ h
+    stat = np.trace(kc @ lc) / n  # n * HSIC_b
+    off = ~np.eye(n, dtype=bool)
+    mu_k, mu_l = k[off].mean(), l[off].mean()
+    mean = (1 + mu_k * mu_l - mu_k - mu_l) / n
+    b = (kc * lc / 6) ** 2
+    var = 72 * (n - 4) * (n - 5) / (n * (n - 1) * (n - 2) * (n - 3)) * b[off].sum() / (n * (n - 1))
+    shape, scale = mean**2 / var, n * var / mean
+    return stat, stats.gamma.sf(stat, shape, scale=scale)
+
+
+def _table(n, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=n)
+    return np.column_stack([x, 0.4 * x**2 + rng.normal(size=n), 5 * rng.normal(size=n) + 3, rng.exponential(size=n)])
+
+
+def test_matches_reference():
+    data = _table(300, seed=1)
+    t = HSIC(data)
+    for a, b in [(0, 1), (0, 2), (1, 3), (2, 3)]:
+        stat, p = reference_hsic(data[:, a], data[:, b])
+        r = t.test(a, b)
+        assert r.statistic == pytest.approx(stat, rel=1e-9)
+        assert r.pvalue == pytest.approx(p, rel=1e-6, abs=1e-14)
+    assert t(0, 1) < 0.01  # x and x^2 + noise
+
+
+def test_matches_lingam_hsic_up_to_100_rows():
+    # lingam's hsic_test_gamma takes the median width from the first 100 rows: equal for n <= 100
+    data = _table(100, seed=2)
+    t = make_test("hsic", data)
+    for a, b in [(0, 1), (0, 3), (1, 2)]:
+        stat, p = hsic_test_gamma(data[:, a], data[:, b])
+        r = t.test(a, b)
+        assert r.statistic == pytest.approx(stat, rel=1e-8)
+        assert r.pvalue == pytest.approx(p, rel=1e-6)
+
+
+def test_same_kernels_as_kci_uind_but_different_null_moments():
+    data = _table(200, seed=3)
+    t = HSIC(data)
+    for a, b in [(0, 1), (0, 2)]:
+        sig = [np.sqrt(0.5 * np.median(pdist(stats.zscore(data[:, [c]], ddof=1), "sqeuclidean"))) for c in (a, b)]
+        p_kci, s_kci = KCI_UInd(est_width="manual", kwidthx=sig[0], kwidthy=sig[1]).compute_pvalue(data[:, [a]], data[:, [b]])
+        r = t.test(a, b)
+        assert s_kci == pytest.approx(200 * r.statistic, rel=1e-9)  # same Gram matrices
+        # different moment formulas: close, not equal, and the same decision at 5 %
+        assert abs(np.log(r.pvalue) - np.log(p_kci)) < 0.5
+        assert (r.pvalue < 0.05) == (p_kci < 0.05)
+
+
+def test_unconditional_only_and_degenerate_cases():
+    data = _table(120, seed=4)
+    t = HSIC(data)
+    with pytest.raises(ValueError, match="unconditional"):
+        t(0, 1, (2,))
+    data[:, 3] = 1.0
+    r = HSIC(data).test(0, 3)
+    assert (r.statistic, r.pvalue) == (0.0, 1.0)
+    holes = _table(150, seed=5)
+    holes[:30, 1] = np.nan
+    r = HSIC(holes).test(0, 1)
+    assert r.n == 120
+    assert r.pvalue == pytest.approx(reference_hsic(holes[30:, 0], holes[30:, 1])[1], rel=1e-6)
+
+
+def test_standardisation_makes_units_irrelevant():
+    data = _table(150, seed=6)
+    scaled = data.copy()
+    scaled[:, 2] = scaled[:, 2] * 100 + 170  # e.g. metres -> centimetres
+    assert HSIC(scaled)(0, 2) == pytest.approx(HSIC(data)(0, 2), rel=1e-9)

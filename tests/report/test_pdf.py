@@ -1,0 +1,146 @@
+"""The PDF report: page titles in the text, skipped sections, pagination, determinism, atomic writes."""
+
+import shutil
+import subprocess
+
+import pytest
+
+from causaltraits.errors import OutputError, ParameterError
+from causaltraits.report import build_report as build_report_api
+from causaltraits.report import figures as F
+from causaltraits.report import pdf as P
+from causaltraits.report.pdf import build_report, count_pages, extract_text
+
+TITLES = [
+    "causaltraits report", "Contents", "Runs: parameters, seed and timings", "Data: columns and missing values",
+    "Data: missing values per column", "Data: trait distributions per LLM", "Data: agreement between LLMs per trait",
+    "Data: LLM agreement table", "Data: insufficient-information answers", "Level I: fisherz - aggregate traits",
+    "Level I: chisq - chatgpt traits", "Level I: dependent pairs - aggregate traits", "Discovery: estimated graph",
+    "Discovery: true graph", "Discovery: adjacencies and the CI tests that decided them",
+    "Discovery: scores against the true graph", "CRL: metrics", "CRL: graph among the latents",
+    "Limitations and licence",
+]
+
+
+@pytest.fixture(scope="module")
+def full_report(runs, tmp_path_factory):
+    out = tmp_path_factory.mktemp("pdf") / "all.pdf"
+    path = build_report_api([runs["independence"], runs["discover"], runs["crl"]], out=out)
+    return path
+
+
+def test_full_report_has_every_section(full_report):
+    assert full_report.is_file() and full_report.read_bytes().startswith(b"%PDF")
+    pages = extract_text(full_report)
+    text = "\n".join(pages)
+    for t in TITLES:
+        assert t in text, t
+    n = count_pages(full_report)
+    assert 20 <= n <= 40
+    assert f"page {n} of {n}" in text
+    # numbers from the runs reach the pages: the SHD, the content hash, a dependent pair's q-value
+    assert "shd" in text and "0.75" in text
+    assert "skipped" not in text.split("Limitations and licence")[0]
+
+
+def test_pdftotext_sees_the_titles(full_report):
+    if shutil.which("pdftotext") is None:
+        pytest.skip("pdftotext not installed (the pure-Python check above covers the titles)")
+    text = subprocess.run(["pdftotext", "-layout", str(full_report), "-"], capture_output=True, text=True,
+                          check=True).stdout
+    for t in TITLES:
+        assert " ".join(t.split()) in " ".join(text.split()), t
+
+
+def test_metadata_has_no_date_and_names_the_dataset(full_report):
+    raw = full_report.read_bytes()
+    assert b"/CreationDate" not in raw and b"/ModDate" not in raw
+    assert b"causaltraits report: athle-demo" in raw
+
+
+def test_missing_sections_are_skipped_with_a_line(runs, tmp_path):
+    out = build_report([runs["crl"]], out=tmp_path / "crl.pdf")
+    text = "\n".join(extract_text(out))
+    assert "CRL: metrics" in text
+    assert "Level I: skipped - no independence run among the given directories." in text
+    assert "Discovery: skipped - no discover run among the given directories." in text
+    assert "Data: skipped - no run directory has a data_profile.json." in text
+    assert "Data: trait distributions" not in text
+
+
+def test_same_runs_same_bytes(runs, tmp_path):
+    a = build_report([runs["crl"]], out=tmp_path / "a.pdf")
+    b = build_report([runs["crl"]], out=tmp_path / "b.pdf")
+    assert a.read_bytes() == b.read_bytes()
+
+
+def test_default_out_overwrite_and_atomicity(runs, tmp_path, monkeypatch):
+    run = tmp_path / "crl"
+    shutil.copytree(runs["crl"], run)
+    path = build_report(run)
+    assert path == run / "report.pdf" and path.is_file()
+    with pytest.raises(OutputError, match="exists"):
+        build_report(run, overwrite=False)
+    before = path.read_bytes()
+
+    def boom(*a, **k):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(F, "footer", boom)
+    with pytest.raises(RuntimeError):
+        build_report(run)
+    assert path.read_bytes() == before  # the old report is untouched
+    assert sorted(p.name for p in run.iterdir() if p.name.startswith(".")) == []  # no temporary left
+
+
+def test_bad_inputs_are_one_line_errors(runs, tmp_path):
+    with pytest.raises(ParameterError, match="no manifest.json"):
+        build_report(tmp_path)
+    with pytest.raises(ParameterError, match="does not exist"):
+        build_report(tmp_path / "nope")
+    with pytest.raises(ParameterError, match="end in .pdf"):
+        build_report(runs["crl"], out=tmp_path / "r.txt")
+    with pytest.raises(OutputError, match="is a directory"):
+        build_report(runs["crl"], out=tmp_path)
+    with pytest.raises(ParameterError, match="no run directory"):
+        build_report([])
+    (tmp_path / "manifest.json").write_text("{not json")
+    with pytest.raises(ParameterError, match="not valid JSON"):
+        build_report(tmp_path)
+
+
+def test_long_tables_paginate_with_header_on_every_page():
+    rows = [[f"node{i}", f"node{i + 1}", "a, b, c, d" * (1 + i % 3), 0.5 / (i + 1), i] for i in range(150)]
+    figs = F.table_pages("Discovery: a long table", ["x", "y", "sepset", "pvalue", "n_tests"], rows)
+    assert len(figs) >= 3
+    seen = []
+    for k, fig in enumerate(figs):
+        texts = [t.get_text() for t in fig.texts]
+        assert f"Discovery: a long table ({k + 1}/{len(figs)})" in texts
+        assert "sepset" in texts and "pvalue" in texts  # header repeated
+        seen += [t for t in texts if t.startswith("node") and len(t) <= 7]
+    assert {f"node{i}" for i in range(150)} <= set(seen)  # no row lost between pages
+
+
+def test_wide_cells_wrap_within_the_page():
+    long = ", ".join(f"Variable{i}" for i in range(40))
+    figs = F.table_pages("T", ["x", "sepset"], [["a", long]])
+    chars = F.body_chars(figs[0], F.TABLE_SIZE, F.COURIER_EM)
+    lines = [t.get_text() for t in figs[0].texts if t.get_text().startswith(("Variable", "a,"))
+             or "Variable" in t.get_text()]
+    assert len(lines) >= 2 and all(len(s) <= chars for s in lines)
+    assert "".join(lines).replace(" ", "") == long.replace(" ", "")
+
+
+def test_clean_text_and_format_cell():
+    assert F.clean_text("q \u2264 0.05, \u03b1 = 0.1 \u2192 x") == "q <= 0.05, alpha = 0.1 -> x"
+    assert F.clean_text("M\u00fcller") == "M\u00fcller"  # cp1252 keeps accents
+    assert F.format_cell(1.23456e-9) == "1.23e-09" and F.format_cell(0.04567) == "0.0457"
+    assert F.format_cell(1984.2) == "1984" and F.format_cell(None) == "" and F.format_cell(float("nan")) == ""
+    assert F.format_cell(True) == "yes"
+
+
+def test_read_run_detects_kinds(runs):
+    assert P.read_run(runs["independence"]).kinds == ["independence"]
+    assert P.read_run(runs["discover"]).kinds == ["discover"]
+    assert P.read_run(runs["crl"]).kinds == ["crl"]
