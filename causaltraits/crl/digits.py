@@ -9,17 +9,17 @@ Latents (independent, non-Gaussian noise u_i ~ Uniform(-1, 1); graph z11 -> z12,
 z21 -> z22)::
 
     z11 = u1
-    z12 = 0.8 * tanh(1.5 * z11) + 0.5 * u2
-    z21 = 0.6 * z11 + 0.4 * (z11**2 - 1/3) + 0.5 * u3
-    z22 = 0.7 * sin(1.2 * z21) + 0.5 * u4
+    z12 = 0.6 * tanh(1.5 * z11) + 0.5 * u2
+    z21 = 0.5 * z11 + 0.4 * (z11**2 - 1/3) + 0.5 * u3
+    z22 = 0.6 * sin(1.2 * z21) + 0.5 * u4
 
 Modality 1 (colour digits, 3 measurements of 14x14 RGB = 588 features each): a digit image
-rotated by 50 * z11 degrees and coloured with hue 0.25 + 0.22 * z12 (turns; red-yellow-green
-range at full saturation). Each measurement draws its own digit instance (the instance is the
+shifted vertically by 2.5 * z11 pixels, rotated by ROTATION * z11 degrees and coloured with hue
+0.25 + 0.22 * z12 (turns; red to cyan at full saturation). Each measurement draws its own digit instance (the instance is the
 measurement's own noise) and adds Gaussian pixel noise of standard deviation 0.03, 0.06, 0.09.
 
 Modality 2 (grey digits, 1 measurement of 14x14 = 196 features): another digit instance scaled
-by 0.8 + 0.25 * z21 and shifted horizontally by 2.5 * z22 pixels, pixel noise 0.05.
+by 0.85 + 0.3 * z21 and shifted horizontally by 2.5 * z22 pixels, pixel noise 0.05.
 
 Every random draw comes from one ``numpy.random.Generator(seed)``; the same seed gives the same
 arrays bit for bit.
@@ -41,6 +41,8 @@ LATENT_NAMES = ("z11", "z12", "z21", "z22")
 TRUE_EDGES = (("z11", "z12"), ("z11", "z21"), ("z21", "z22"))
 MEASUREMENT_NOISE = (0.03, 0.06, 0.09)
 MODALITY2_NOISE = 0.05
+#: degrees of rotation per unit of z11 (on top of the vertical shift)
+ROTATION = 15.0
 
 
 @dataclass
@@ -156,8 +158,11 @@ def _bilinear(img: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
     return out
 
 
-def _affine(img: np.ndarray, angle: np.ndarray, scale: np.ndarray, shift_x: np.ndarray) -> np.ndarray:
+def _affine(img: np.ndarray, angle: np.ndarray, scale: np.ndarray, shift_x: np.ndarray,
+            shift_y: np.ndarray | None = None) -> np.ndarray:
     """Rotate (radians), scale and shift each image about the canvas centre (inverse mapping)."""
+    if shift_y is None:
+        shift_y = np.zeros_like(shift_x)
     c = (CANVAS - 1) / 2.0
     g = np.arange(CANVAS, dtype=np.float64) - c
     ys, xs = np.meshgrid(g, g, indexing="ij")
@@ -165,7 +170,7 @@ def _affine(img: np.ndarray, angle: np.ndarray, scale: np.ndarray, shift_x: np.n
     sa = np.sin(angle)[:, None, None]
     s = scale[:, None, None]
     xo = xs[None] - shift_x[:, None, None]
-    yo = np.broadcast_to(ys[None], xo.shape)
+    yo = ys[None] - shift_y[:, None, None]
     # output pixel -> source pixel: undo shift, rotation, then scale
     src_x = (ca * xo + sa * yo) / s + c
     src_y = (-sa * xo + ca * yo) / s + c
@@ -183,9 +188,9 @@ def sample_latents(n: int, rng: np.random.Generator) -> np.ndarray:
     """True latents (n x 4) of the structural model in the module docstring."""
     u = rng.uniform(-1.0, 1.0, size=(n, 4))
     z11 = u[:, 0]
-    z12 = 0.8 * np.tanh(1.5 * z11) + 0.5 * u[:, 1]
-    z21 = 0.6 * z11 + 0.4 * (z11 ** 2 - 1.0 / 3.0) + 0.5 * u[:, 2]
-    z22 = 0.7 * np.sin(1.2 * z21) + 0.5 * u[:, 3]
+    z12 = 0.6 * np.tanh(1.5 * z11) + 0.5 * u[:, 1]
+    z21 = 0.5 * z11 + 0.4 * (z11 ** 2 - 1.0 / 3.0) + 0.5 * u[:, 2]
+    z22 = 0.6 * np.sin(1.2 * z21) + 0.5 * u[:, 3]
     return np.column_stack([z11, z12, z21, z22])
 
 
@@ -209,17 +214,17 @@ def make_variant_digits(n: int = 10_000, seed: int = 0, mnist: str | Path | None
     imgs, source = source_images(mnist)
     rng = np.random.default_rng(seed)
     z = sample_latents(n, rng)
-    angle = np.deg2rad(50.0) * z[:, 0]
+    angle = np.deg2rad(ROTATION) * z[:, 0]
     rgb = _hue_rgb(0.25 + 0.22 * z[:, 1])
     mod1 = []
     for noise in MEASUREMENT_NOISE:
         inst = imgs[rng.integers(0, imgs.shape[0], size=n)]
-        grey = _affine(inst, angle, np.ones(n), np.zeros(n))
+        grey = _affine(inst, angle, np.ones(n), np.zeros(n), 2.5 * z[:, 0])
         col = grey[:, :, :, None] * rgb[:, None, None, :]  # n x 14 x 14 x 3
         col = col + rng.normal(0.0, noise, size=col.shape)
         mod1.append(col.reshape(n, -1).astype(np.float32))
     inst = imgs[rng.integers(0, imgs.shape[0], size=n)]
-    grey = _affine(inst, np.zeros(n), 0.8 + 0.25 * z[:, 2], 2.5 * z[:, 3])
+    grey = _affine(inst, np.zeros(n), 0.85 + 0.3 * z[:, 2], 2.5 * z[:, 3])
     grey = grey + rng.normal(0.0, MODALITY2_NOISE, size=grey.shape)
     mod2 = [grey.reshape(n, -1).astype(np.float32)]
     return VariantDigits(X=[mod1, mod2], latents=z, source=source)

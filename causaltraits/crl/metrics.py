@@ -75,19 +75,12 @@ def pc_graph(latents: np.ndarray, names: Sequence[str], alpha: float = 0.05):
 
 
 def graph_scores(est, truth) -> dict:
-    """Skeleton precision / recall / F1 and SHD (edge additions, deletions, mis-orientations)."""
-    ea, ta = est.adjacencies(), truth.adjacencies()
-    tp = len(ea & ta)
-    prec = tp / len(ea) if ea else 1.0
-    rec = tp / len(ta) if ta else 1.0
-    f1 = 2 * prec * rec / (prec + rec) if prec + rec > 0 else 0.0
-    shd = len(ea ^ ta)
-    for pair in ea & ta:
-        a, b = sorted(pair)
-        e1, e2 = est.edge(a, b), truth.edge(a, b)
-        if (e1.type, e1.source, e1.target) != (e2.type, e2.source, e2.target):
-            shd += 1
-    return {"skeleton_precision": prec, "skeleton_recall": rec, "skeleton_f1": f1, "shd": shd}
+    """Skeleton precision / recall / F1 and SHD, from :mod:`causaltraits.discovery.scores`."""
+    from causaltraits.discovery.scores import adjacency_scores, shd
+
+    adj = adjacency_scores(est, truth)
+    return {"skeleton_precision": adj["adj_precision"], "skeleton_recall": adj["adj_recall"],
+            "skeleton_f1": adj["adj_f1"], "shd": int(shd(est, truth))}
 
 
 def relabel(graph, mapping: dict):

@@ -70,6 +70,9 @@ class CRLConfig:
     val_fraction: float = 0.1
     learn_obs_var: bool = True
     dtype: str = "float32"
+    #: BLAS threads during fit/transform (None: leave as is). One thread avoids the
+    #: oversubscription that makes small products crawl on a shared machine.
+    blas_threads: int | None = 1
 
     def check(self) -> None:
         if self.prior not in ("scm", "gaussian", "none"):
@@ -147,12 +150,15 @@ class MultiMeasurementCRL:
                 f"config has latent_dims for {len(cfg.latent_dims)} modalities, data has {len(dims)}")
         self.dims_ = dims
         self.dtype_ = np.dtype(cfg.dtype)
-        S, c = cfg.n_shared, cfg.noise_dim
+        S = cfg.n_shared
+        # a noise code only where a modality has several measurements: with one measurement
+        # the code and the modality latent would be interchangeable (and the code could absorb it)
+        self.code_dims_ = [cfg.noise_dim if len(mod) > 1 else 0 for mod in dims]
         st = ParamStore(self.dtype_)
         self.enc_: list[list[MLP]] = []
         self.dec_: list[list[MLP]] = []
         for m, mod in enumerate(dims):
-            L = cfg.latent_dims[m]
+            L, c = cfg.latent_dims[m], self.code_dims_[m]
             encs, decs = [], []
             for k, d in enumerate(mod):
                 encs.append(MLP(st, f"enc{m}.{k}", [d, *cfg.hidden, S + L + c], "elu", "linear"))
@@ -162,7 +168,7 @@ class MultiMeasurementCRL:
         D = self.D
         st.declare("log_sigma", (D,), "const", -1.0)
         n_meas = sum(len(mod) for mod in dims)
-        st.declare("log_sigma_code", (n_meas, max(c, 1)), "const", -1.0)
+        st.declare("log_sigma_code", (n_meas, max(max(self.code_dims_), 1)), "const", -1.0)
         st.declare("log_tau", (n_meas,), "zeros")
         st.declare("scm.W", (D, D), "zeros")
         st.declare("scm.V", (D, D), "zeros")
@@ -223,7 +229,7 @@ class MultiMeasurementCRL:
         ``rng=None`` evaluates deterministically (posterior means, no sampling).
         """
         cfg, st = self.config, self.store_
-        S, c, D = cfg.n_shared, cfg.noise_dim, self.D
+        S, D = cfg.n_shared, self.D
         n = Xb[0][0].shape[0]
         inv_n = 1.0 / n
         dt = self.dtype_
@@ -245,7 +251,7 @@ class MultiMeasurementCRL:
         douts = []
         mi = 0  # flat measurement index
         for m, mod in enumerate(Xb):
-            L = cfg.latent_dims[m]
+            L, c = cfg.latent_dims[m], self.code_dims_[m]
             dmod = []
             for k, x in enumerate(mod):
                 o = outs[m][k]
@@ -378,9 +384,22 @@ class MultiMeasurementCRL:
         return loss
 
     # ------------------------------------------------------------------ public API
+    def _threads(self):
+        from contextlib import nullcontext
+
+        if self.config.blas_threads is None:
+            return nullcontext()
+        from threadpoolctl import threadpool_limits
+
+        return threadpool_limits(limits=self.config.blas_threads, user_api="blas")
+
     def fit(self, X: Sequence[Sequence[np.ndarray]], progress: bool = False,
             callback: Callable[[dict], None] | None = None) -> "MultiMeasurementCRL":
         """Train on measurements ``X[m][k]`` (rows aligned); returns ``self``."""
+        with self._threads():
+            return self._fit(X, progress, callback)
+
+    def _fit(self, X, progress, callback) -> "MultiMeasurementCRL":
         cfg = self.config
         X = _as_measurements(X)
         rng = np.random.default_rng(self.seed)
@@ -454,6 +473,10 @@ class MultiMeasurementCRL:
     def transform(self, X: Sequence[Sequence[np.ndarray]]) -> np.ndarray:
         """Latent estimates (posterior means), ``n x D`` in the order of ``latent_names_``."""
         self._check_fitted()
+        with self._threads():
+            return self._transform(X)
+
+    def _transform(self, X) -> np.ndarray:
         X = _as_measurements(X)
         got = [[x.shape[1] for x in mod] for mod in X]
         if got != self.dims_:

@@ -103,12 +103,23 @@ def _check_name(name: str) -> str:
     return key
 
 
+def _dataset_dir_names() -> set[str]:
+    return {n for k in RELEASED for n in (k, f"{k}persona", TITLES[k].lower())}
+
+
 def table_files(directory: Path) -> list[Path]:
-    """CSV / parquet files under ``directory`` (hidden folders such as ``.cache`` skipped), sorted."""
+    """CSV / parquet files under ``directory``, sorted.
+
+    Hidden folders (``.cache``) are skipped, and so are top-level folders named after a released
+    dataset (``athle/``, ``celeb/``): a data root is not itself a dataset directory.
+    """
     out = []
+    skip = _dataset_dir_names()
     for p in sorted(directory.rglob("*")):
         rel = p.relative_to(directory)
         if any(part.startswith(".") for part in rel.parts):
+            continue
+        if len(rel.parts) > 1 and rel.parts[0].lower() in skip:
             continue
         if p.is_file() and table_suffix(p) is not None:
             out.append(p)
@@ -340,12 +351,32 @@ def parse_vector(cell: Any) -> np.ndarray | None:
     if cell is None or (isinstance(cell, float) and np.isnan(cell)):
         return None
     if isinstance(cell, str):
+        inner = cell.strip()
+        if inner[:1] == "[" and inner[-1:] == "]":
+            inner = inner[1:-1].strip()
+        if not inner:
+            return None
+        if inner[:1] in "-+.0123456789":  # fast path: "[0.1, -2e-3, ...]" or "0.1 0.2 ..." parsed in C
+            sep = "," if "," in inner else " "
+            expected = inner.count(",") + 1 if sep == "," else len(inner.split())
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")  # older numpy warns where newer raises on bad text
+                try:
+                    v = np.fromstring(inner, sep=sep)
+                except (ValueError, DeprecationWarning):
+                    v = None
+            if v is not None and v.size == expected:
+                return v.astype(np.float64)
+        # slow path, strict: every element must be a number
         # numpy reprs written to CSV: "[np.float64(0.1), ...]" / "array([0.1, ...], dtype=float32)"
         text = re.sub(r"(np\.)?(float|int)\d*\(|dtype=\w+|array\(", "", cell.strip())
         text = re.sub(r"[\[\]()]", " ", text).strip().strip(",").strip()
         if text.lower() in NA_STRINGS:
             return None
-        return np.array([float(x) for x in re.split(r"[,;\s]+", text.strip()) if x], dtype=np.float64)
+        pieces = [x.strip() for x in text.split(",")] if "," in text else text.split()
+        if any(x == "" for x in pieces):
+            raise ValueError("empty element")
+        return np.array([float(x) for x in pieces], dtype=np.float64)
     return np.asarray(cell, dtype=np.float64).ravel()
 
 

@@ -215,8 +215,9 @@ class Schema:
 
     def check_columns(self, columns: Iterable[str], where: str) -> None:
         """Refuse a schema that names a column the table does not have (one line)."""
-        have = set(map(str, columns))
-        missing = [(c, r) for c, r in self.source_columns() if c not in have]
+        have = list(map(str, columns))
+        have_set = set(have)
+        missing = [(c, r) for c, r in self.source_columns() if c not in have_set]
         if missing:
             c, r = missing[0]
             more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""

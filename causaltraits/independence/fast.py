@@ -8,13 +8,17 @@ The test is KCI's idea in a low-rank feature space:
    all-discrete column set with few distinct rows the landmarks are all those rows, and the
    features span the kernel exactly (one-hot for a categorical variable);
 2. the features of x and of y are regressed on those of z by ridge regression (kernel ridge
-   regression in the Nystrom space, ridge as KCI's epsilon);
-3. the statistic is ``n ||Cov(r_x, r_y)||_F^2`` (HSIC of the residual features). Its null is the
+   regression in the Nystrom space, ridge as KCI's epsilon). With several z columns the z
+   features are one block per column plus a joint block (width: median / sqrt(#columns)), so
+   additive effects are fitted as well as with one column and interactions still enter;
+3. the statistic is ``n ||Cov(r_x, r_y)||_F^2`` (HSIC of the residual features), shrunk by the
+   share of degrees of freedom the regression used (``1 - tr(H)/n``). Its null is the
    weighted chi-square whose weights are the eigenvalues of the covariance of the products
    ``r_x[:, i] r_y[:, j]`` (as RCoT: robust to a residual variance that changes with z), with a
    Lindsay-Pilla-Basak tail (Hall-Buckley-Eagleson fallback).
 
-Cost: O(n m^2) per test with m the number of features (12 for x and y, 60 for z by default):
+Cost: O(n m^2) per test with m the number of features (12 for x and y, 60 for one z column,
+20 per column + 60 joint for several):
 about linear in n, a few megabytes per feature block. Features are seeded by (seed, columns),
 so they do not depend on call order and are cached between tests (PC reuses the same z sets).
 Degenerate inputs follow :mod:`.rcit`: constant x or y gives p = 1, constant z columns are
@@ -43,6 +47,10 @@ from causaltraits.independence.rcit import (
 __all__ = ["LowRankKCI", "nystrom_features", "product_kernel"]
 
 DISCRETE_KINDS = ("binary", "ordinal", "categorical")
+#: feature directions with less than this share of the largest variance are dropped
+VARIANCE_FLOOR = 1e-6
+#: feature blocks kept between tests, in megabytes
+CACHE_MB = 64
 
 
 @numba.njit(cache=True)
@@ -83,7 +91,10 @@ def product_kernel(
 
 def _unique_rows_in_order(values: np.ndarray) -> np.ndarray:
     """Indices of the first occurrence of each distinct row, in order of appearance."""
-    _, first = np.unique(values, axis=0, return_index=True)
+    if values.shape[1] == 1:  # the common case, and much faster than unique(axis=0)
+        _, first = np.unique(values[:, 0], return_index=True)
+    else:
+        _, first = np.unique(values, axis=0, return_index=True)
     return np.sort(first)
 
 
@@ -114,7 +125,13 @@ def nystrom_features(
     vals, vecs = linalg.eigh(k_mm, check_finite=False)
     keep = vals > vals[-1] * 1e-9
     feats = k_nm @ (vecs[:, keep] / np.sqrt(vals[keep]))
-    return feats - feats.mean(axis=0)
+    feats -= feats.mean(axis=0)
+    # rotate to principal axes and drop directions with a negligible share of the variance:
+    # they change neither statistic nor null, but cost O(n m^2) each in the products
+    cov = feats.T @ feats
+    cvals, cvecs = linalg.eigh(cov, check_finite=False)
+    keep = cvals > max(cvals[-1], 1e-300) * VARIANCE_FLOOR
+    return feats @ cvecs[:, keep][:, ::-1]
 
 
 @register("lowrank")
@@ -126,10 +143,13 @@ class LowRankKCI(FeatureCITest):
     data, kinds, seed : see :class:`~causaltraits.independence.base.CITest`; columns of kind
         ``categorical`` get a delta kernel, every other column is standardised
     num_f : Nystrom landmarks for x and for y (12)
-    num_fz : Nystrom landmarks for the conditioning set (60)
-    ridge : ridge of the regression on z, relative to the mean feature variance (1e-3)
+    num_fz : Nystrom landmarks for the conditioning set (60; with several columns, for their
+        joint block, beside ``num_fz1`` landmarks for each column alone)
+    num_fz1 : landmarks of each single-column block of a multi-column conditioning set (20)
+    ridge : ridge of the regression on z, relative to the mean feature variance (1e-5)
+    z_width : multiplier of the median-heuristic width for the conditioning set's kernel (0.5: a sharper regression on z, needed for calibration at large n)
     approx : null tail approximation, ``lpb4`` (default), ``hbe`` or ``gamma``
-    cache_size : feature blocks kept between tests (64)
+    cache_mb : memory for feature blocks kept between tests (64 MB; they never change a p-value)
 
     Examples
     --------
@@ -141,16 +161,20 @@ class LowRankKCI(FeatureCITest):
     (True, True)
     """
 
-    def __init__(self, data, kinds=None, seed=0, num_f: int = 12, num_fz: int = 60, ridge: float = 1e-3,
-                 approx: str = "lpb4", cache_size: int = 64, **params):
+    def __init__(self, data, kinds=None, seed=0, num_f: int = 12, num_fz: int = 60, num_fz1: int = 20,
+                 ridge: float = 1e-5, z_width: float = 0.5, approx: str = "lpb4", cache_mb: float = CACHE_MB,
+                 **params):
         if approx not in ("lpb4", "hbe", "gamma"):
             raise ValueError("approx must be 'lpb4', 'hbe' or 'gamma'")
         super().__init__(data, kinds=kinds, seed=seed, num_f=int(num_f), num_fz=int(num_fz),
-                         ridge=float(ridge), approx=approx, **params)
-        self.num_f, self.num_fz, self.ridge, self.approx = int(num_f), int(num_fz), float(ridge), approx
-        self.cache_size = int(cache_size)
-        self.z_width_scale = params.get("z_width_scale", 1.0)
+                         num_fz1=int(num_fz1), ridge=float(ridge), z_width=float(z_width), approx=approx,
+                         **params)
+        self.z_width = float(z_width)
+        self.num_f, self.num_fz, self.num_fz1 = int(num_f), int(num_fz), int(num_fz1)
+        self.ridge, self.approx = float(ridge), approx
+        self.cache_bytes = int(cache_mb * 2**20)
         self._feature_cache: OrderedDict[tuple, np.ndarray] = OrderedDict()
+        self._cached_bytes = 0
         self._categorical = np.array([k == "categorical" for k in self.kinds], dtype=bool)
         self._discrete = np.array([k in DISCRETE_KINDS for k in self.kinds], dtype=bool)
 
@@ -167,22 +191,33 @@ class LowRankKCI(FeatureCITest):
         cat = raw[:, is_cat].astype(np.int64)
         return num, cat, cols
 
-    def features(self, cols: Sequence[int], m: int, rows: np.ndarray | None) -> np.ndarray:
-        """Nystrom features of the (non-constant) columns ``cols``; cached on complete data."""
-        key = (tuple(cols), m)
+    def features(self, cols: Sequence[int], m: int, rows: np.ndarray | None, joint: bool = False,
+                 z_block: bool = False) -> np.ndarray:
+        """Nystrom features of the (non-constant) columns ``cols``; cached on complete data.
+
+        ``joint`` marks the joint block of a conditioning set, whose width is the median
+        heuristic divided by sqrt(number of numeric columns); ``z_block`` a single-column block
+        of a conditioning set, whose width is multiplied by ``z_width``.
+        """
+        key = (tuple(cols), m, joint, z_block)
         if rows is None and key in self._feature_cache:
             self._feature_cache.move_to_end(key)
             return self._feature_cache[key]
         num, cat, kept = self._split(cols, rows)
         rng = np.random.default_rng([self.seed, 104729, m, *kept])
         width = median_width(num, rng) if num.shape[1] else 1.0
-        if m == self.num_fz and num.shape[1] > 1:
-            width *= self.z_width_scale ** math.log2(num.shape[1])  # experiment
+        if z_block:
+            width *= self.z_width
+        if joint and num.shape[1] > 1:
+            # the median distance grows like sqrt(d); shrinking by it keeps the per-coordinate
+            # resolution of a single column, which the regression on z needs (calibration)
+            width /= math.sqrt(num.shape[1])
         feats = nystrom_features(num, cat, m, width, rng, all_discrete=bool(self._discrete[kept].all()))
-        if rows is None:
+        if rows is None and feats.nbytes <= self.cache_bytes:
             self._feature_cache[key] = feats
-            if len(self._feature_cache) > self.cache_size:
-                self._feature_cache.popitem(last=False)
+            self._cached_bytes += feats.nbytes
+            while self._cached_bytes > self.cache_bytes:
+                self._cached_bytes -= self._feature_cache.popitem(last=False)[1].nbytes
         return feats
 
     def _compute(self, x, y, z, rows):
@@ -198,10 +233,18 @@ class LowRankKCI(FeatureCITest):
         fx = self.features([x], self.num_f, rows)
         fy = self.features([y], self.num_f, rows)
         fz = None
-        if len(kz) == 1:
-            fz = self.features(kz, self.num_fz, rows)
-        elif kz:
-            blocks = [self.features([c], self.params.get("num_fz1", 20), rows) for c in kz]
-            fz = np.hstack([*blocks, self.features(kz, self.num_fz, rows)])
+        if kz:
+            # the numeric z columns themselves carry linear trends, which Gaussian features
+            # cannot extrapolate to the tails (the misfit there reads as dependence)
+            lin = self._split(kz, rows)[0]
+            blocks = [lin - lin.mean(axis=0)]
+            if len(kz) == 1:
+                blocks.append(self.features(kz, self.num_fz, rows, z_block=True))
+            else:
+                # additive blocks (one per column) plus a joint block for interactions: a joint
+                # Gaussian block alone under-fits E[x | z] and the misfit reads as dependence
+                blocks += [self.features([c], self.num_fz1, rows, z_block=True) for c in kz]
+                blocks.append(self.features(kz, self.num_fz, rows, joint=True))
+            fz = np.hstack(blocks)
         stat, p = residual_cross_test(fx, fy, fz, self.ridge, self.approx)
         return stat, p, None

@@ -59,6 +59,10 @@ from causaltraits.independence.base import CITest, register
 EPSILON = 1e-3
 #: eigenvalues of the reduced kernels below this fraction of the largest are dropped (causal-learn)
 EIG_THRESH = 1e-5
+#: largest entry of ``K - F F'`` allowed for a low-rank kernel factor (round-off level)
+LOWRANK_TOL = 1e-12
+#: kernels on more continuous dimensions than this are handled densely (their rank is too high)
+LOWRANK_MAX_DIM = 2
 
 
 def gamma_pvalue(stat: float, mean: float, var: float) -> float:
@@ -152,6 +156,8 @@ class KCI(KernelTestBase):
             raise ParameterError(f"categorical_kernel must be 'delta' or 'gaussian', got '{categorical_kernel}'")
         super().__init__(data, kinds=kinds, seed=seed, width=width, categorical_kernel=categorical_kernel, **params)
         self.width = width
+        #: below this many rows every kernel is handled densely (fast enough; tests lower it)
+        self.lowrank_min_n = 300
 
     # ------------------------------------------------------------ unconditional pieces
     def _centred(self, col: int, rows: np.ndarray | None) -> tuple[np.ndarray, float, float]:
@@ -185,8 +191,23 @@ class KCI(KernelTestBase):
             return kn.empirical_theta_kci(n, len(z))
         return kn.median_theta_kci(block)
 
-    def _residualizer(self, z: tuple[int, ...], rows: np.ndarray | None) -> np.ndarray:
-        """``Rz = eps (Kzc + eps I)^-1`` by one eigendecomposition (cached per Z and rows)."""
+    def _factor(self, cols: Sequence[tuple[int, float]], rows: np.ndarray | None, theta: float) -> np.ndarray | None:
+        """Low-rank factor ``F F' = K`` (to round-off) when it pays, else None (use dense)."""
+        cont = [(c, s) for c, s in cols if not self._is_categorical(c)]
+        n = self.data.shape[0] if rows is None else len(rows)
+        if len(cont) > LOWRANK_MAX_DIM or n < self.lowrank_min_n:
+            return None
+        cat = [c for c, _ in cols if self._is_categorical(c)]
+        codes = np.column_stack([self._column(c, rows) for c in cat]) if cat else None
+        return kn.lowrank_factor(self._continuous_block(cols, rows), theta, codes, tol=LOWRANK_TOL,
+                                 max_rank=max(n // 3, 1))
+
+    def _residualizer(self, z: tuple[int, ...], rows: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """``Rz = eps (Kzc + eps I)^-1`` as ``I - U diag(c) U'`` (cached per Z and rows).
+
+        ``U, lambda`` are the eigenpairs of ``Kzc`` (from the SVD of its centred factor when the
+        kernel has low rank, else a dense eigendecomposition) and ``c = lambda / (lambda + eps)``.
+        """
         key = ("rz", z, kn.rows_key(rows))
         hit = self._cache.get(key)
         if hit is not None:
@@ -194,14 +215,18 @@ class KCI(KernelTestBase):
         cols = [(c, 1.0) for c in z]
         n = self.data.shape[0] if rows is None else len(rows)
         theta = self._theta(n, z, self._continuous_block(cols, rows))
-        kz = kn.center_gram(self._gram(cols, rows, theta))
-        w, u = np.linalg.eigh(kz)
-        rz = (u * (EPSILON / (w + EPSILON))) @ u.T
-        return self._cache.put(key, rz)
+        f = self._factor(cols, rows, theta)
+        if f is not None:
+            u, sv, _ = np.linalg.svd(f - f.mean(axis=0), full_matrices=False)
+            lam = sv**2
+        else:
+            lam, u = np.linalg.eigh(kn.center_gram(self._gram(cols, rows, theta)))
+        return self._cache.put(key, (np.ascontiguousarray(u), lam / (lam + EPSILON)))
 
     def _reduced(self, col: int, z: tuple[int, ...], rows: np.ndarray | None, with_z: bool):
-        """``Rz Kc Rz`` of x (kernel on [x, Z/2], ``with_z``) or y (kernel on y) and its
-        scaled leading eigenvectors ``V sqrt(w)``."""
+        """``KR = Rz Kc Rz`` of x (kernel on [x, Z/2], ``with_z``) or of y (kernel on y), as
+        ``("G", G, Vs)`` with ``KR = G G'`` or ``("K", KR, Vs)``; ``Vs = V sqrt(w)`` are its
+        eigenvectors scaled by the root eigenvalues, for eigenvalues above ``EIG_THRESH * max``."""
         key = ("r", col, z, with_z, kn.rows_key(rows))
         hit = self._cache.get(key)
         if hit is not None:
@@ -209,19 +234,41 @@ class KCI(KernelTestBase):
         cols = [(col, 1.0)] + ([(c, 0.5) for c in z] if with_z else [])
         n = self.data.shape[0] if rows is None else len(rows)
         theta = self._theta(n, z, self._continuous_block(cols, rows))
-        kc = kn.center_gram(self._gram(cols, rows, theta))
-        rz = self._residualizer(z, rows)
-        kr = rz @ kc @ rz
-        kr = 0.5 * (kr + kr.T)
-        w, v = np.linalg.eigh(kr)
-        keep = w > w.max() * EIG_THRESH
-        vs = v[:, keep] * np.sqrt(w[keep])
-        return self._cache.put(key, (kr, np.ascontiguousarray(vs)))
+        u, c = self._residualizer(z, rows)
+        f = self._factor(cols, rows, theta)
+        if f is not None:
+            fc = f - f.mean(axis=0)
+            g = fc - u @ (c[:, None] * (u.T @ fc))
+            p, sv, _ = np.linalg.svd(g, full_matrices=False)
+            w = sv**2
+            keep = w > w.max() * EIG_THRESH
+            value = ("G", np.ascontiguousarray(g), np.ascontiguousarray(p[:, keep] * sv[keep]))
+        else:
+            kc = kn.center_gram(self._gram(cols, rows, theta))
+            b = kc - u @ (c[:, None] * (u.T @ kc))  # Rz Kc
+            kr = b - ((b @ u) * c) @ u.T  # Rz Kc Rz
+            kr = 0.5 * (kr + kr.T)
+            w, v = np.linalg.eigh(kr)
+            keep = w > w.max() * EIG_THRESH
+            value = ("K", kr, np.ascontiguousarray(v[:, keep] * np.sqrt(w[keep])))
+        return self._cache.put(key, value)
+
+    @staticmethod
+    def _trace_product(a: tuple, b: tuple) -> float:
+        """``sum(KxR * KyR)`` from the two representations."""
+        if a[0] == "G" and b[0] == "G":
+            m = a[1].T @ b[1]
+            return float(np.vdot(m, m))
+        if a[0] == "K" and b[0] == "K":
+            return float(np.vdot(a[1], b[1]))
+        k, g = (a[1], b[1]) if a[0] == "K" else (b[1], a[1])
+        return float(np.vdot(k @ g, g))
 
     def _conditional(self, x, y, z, rows):
-        krx, vx = self._reduced(x, z, rows, with_z=True)
-        kry, vy = self._reduced(y, z, rows, with_z=False)
-        stat = float(np.vdot(krx, kry))
+        rx = self._reduced(x, z, rows, with_z=True)
+        ry = self._reduced(y, z, rows, with_z=False)
+        stat = self._trace_product(rx, ry)
+        vx, vy = rx[2], ry[2]
         mean = float(np.dot(np.einsum("ij,ij->i", vx, vx), np.einsum("ij,ij->i", vy, vy)))
         prod = (vx @ vx.T) * (vy @ vy.T)
         var = 2.0 * float(np.vdot(prod, prod))

@@ -28,26 +28,6 @@ from scipy import stats
 
 from causaltraits.independence.base import CITest, register
 
-_RANK_TOL = 1e-9
-
-
-def _orthonormal_basis(a: np.ndarray, scale: float | None = None) -> np.ndarray:
-    """An orthonormal basis of the column space of ``a`` (numerical rank by SVD).
-
-    ``scale`` is the norm of the matrix ``a`` was derived from: a residual that is round-off
-    relative to its source (a variable that is a function of Z) has rank 0, however its own
-    singular values compare with each other.
-    """
-    if a.shape[1] == 0:
-        return a
-    u, s, _ = np.linalg.svd(a, full_matrices=False)
-    ref = s[0] if scale is None else scale
-    if s.size == 0 or ref == 0:
-        return a[:, :0]
-    keep = s > _RANK_TOL * max(a.shape) * ref
-    return u[:, keep]
-
-
 @register("mixed")
 class MixedLR(CITest):
     """Conditional-Gaussian likelihood-ratio test; categorical columns enter as dummies.
@@ -63,32 +43,72 @@ class MixedLR(CITest):
     def __init__(self, data, kinds=None, seed=0, bartlett: bool = False, **params):
         super().__init__(data, kinds=kinds, seed=seed, bartlett=bool(bartlett), **params)
         self.bartlett = bool(bartlett)
+        # One design matrix for all tests: intercept, then each variable's block. Numeric columns
+        # are centred and scaled (the intercept absorbs it; it keeps the cross-products well
+        # conditioned, e.g. birth years near 2000). A test only needs cross-products of its
+        # blocks, so the full cross-product matrix is computed once when no value is missing.
+        blocks = [np.ones((self.data.shape[0], 1))]
+        self._cols: list[np.ndarray] = []
+        start = 1
+        for c in range(self.data.shape[1]):
+            v = self.data[:, c]
+            ok = ~np.isnan(v)
+            if self.kinds[c] == "categorical":
+                levels = np.unique(v[ok])
+                b = (v[:, None] == levels[None, 1:]).astype(np.float64)
+            else:
+                mu = v[ok].mean() if ok.any() else 0.0
+                sd = v[ok].std() if ok.any() else 1.0
+                b = ((v - mu) / (sd if sd > 0 else 1.0))[:, None]
+            b[~ok] = np.nan
+            blocks.append(b)
+            self._cols.append(np.arange(start, start + b.shape[1]))
+            start += b.shape[1]
+        self._design = np.hstack(blocks)
+        self._has_nan = np.isnan(self.data).any(axis=0)
+        # full cross-product matrix per set of incomplete columns involved (few distinct sets)
+        self._grams: dict[frozenset[int], np.ndarray] = {}
 
-    def _block(self, col: int, rows: np.ndarray | None) -> np.ndarray:
-        v = self.data[:, col] if rows is None else self.data[rows, col]
-        if self.kinds[col] != "categorical":
-            return v[:, None]
-        levels = np.unique(v)
-        # drop the first level: the intercept absorbs it
-        return (v[:, None] == levels[None, 1:]).astype(np.float64)
+    def _gram(self, idx: np.ndarray, variables: tuple[int, ...], rows: np.ndarray | None) -> np.ndarray:
+        key = frozenset(c for c in variables if self._has_nan[c])
+        if key not in self._grams:
+            d = self._design if rows is None else self._design[rows]
+            d = np.nan_to_num(d)  # NaNs only in columns not involved in this pattern
+            self._grams[key] = d.T @ d
+        return self._grams[key][np.ix_(idx, idx)]
+
+    @staticmethod
+    def _whitener(m: np.ndarray, ref: np.ndarray) -> np.ndarray:
+        """W with W.T m W = I on the numerical range of m; ``ref`` is m's source before
+        residualisation (a block that is a function of Z has a null residual)."""
+        if m.shape[0] == 0:
+            return np.zeros((0, 0))
+        w, v = np.linalg.eigh((m + m.T) / 2)
+        scale = max(float(np.max(np.diag(ref))), np.finfo(float).tiny)
+        keep = w > 1e-10 * scale
+        return v[:, keep] / np.sqrt(w[keep])
 
     def _compute(self, x, y, z, rows):
-        bx = self._block(x, rows)
-        by = self._block(y, rows)
-        n = bx.shape[0]
-        design = [np.ones((n, 1))] + [self._block(c, rows) for c in z]
-        zmat = np.hstack(design)
-        qz = _orthonormal_basis(zmat)
-        dz = qz.shape[1] - 1  # without the intercept
-        rx = bx - qz @ (qz.T @ bx)
-        ry = by - qz @ (qz.T @ by)
-        qx = _orthonormal_basis(rx, np.linalg.norm(bx, 2))
-        qy = _orthonormal_basis(ry, np.linalg.norm(by, 2))
-        dx, dy = qx.shape[1], qy.shape[1]
+        ix, iy = self._cols[x], self._cols[y]
+        iz = np.concatenate([[0], *[self._cols[c] for c in z]]).astype(int)
+        idx = np.concatenate([ix, iy, iz])
+        g = self._gram(idx, (x, y, *z), rows)
+        n = self.data.shape[0] if rows is None else len(rows)
+        kx, ky = len(ix), len(iy)
+        a = slice(0, kx + ky)
+        zz = g[kx + ky:, kx + ky:]
+        za = g[kx + ky:, a]
+        # residual cross-products of [X, Y] after regression on [1, Z]
+        zinv = np.linalg.pinv(zz, rcond=1e-12, hermitian=True)
+        dz = int(np.linalg.matrix_rank(zz, hermitian=True)) - 1  # without the intercept
+        res = g[a, a] - za.T @ zinv @ za
+        wx = self._whitener(res[:kx, :kx], g[:kx, :kx])
+        wy = self._whitener(res[kx:, kx:], g[kx:kx + ky, kx:kx + ky])
+        dx, dy = wx.shape[1], wy.shape[1]
         if dx == 0 or dy == 0:
             # X or Y is a function of Z: nothing left to depend on.
             return 0.0, 1.0, 0.0
-        rho = np.linalg.svd(qx.T @ qy, compute_uv=False)
+        rho = np.linalg.svd(wx.T @ res[:kx, kx:] @ wy, compute_uv=False)
         rho2 = np.clip(rho**2, 0.0, 1.0 - np.finfo(float).eps)
         logdet = float(np.sum(np.log1p(-rho2)))
         factor = float(n)

@@ -63,7 +63,7 @@ def single_thread_blas():
 
 
 #: rows used for the median heuristic (a seeded random subsample above this)
-WIDTH_SUBSAMPLE = 500
+WIDTH_SUBSAMPLE = 300
 
 
 # ------------------------------------------------------------------ null distribution

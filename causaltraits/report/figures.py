@@ -118,7 +118,8 @@ def body_chars(fig: "Figure", fontsize: float, em: float = HELVETICA_EM) -> int:
 def text_pages(title: str, blocks: Sequence[tuple[str, str]], subtitle: str | None = None,
                fontsize: float = BODY_SIZE) -> list["Figure"]:
     """Pages of wrapped prose. ``blocks`` are ``(kind, text)`` with kind ``h`` (heading), ``p``
-    (paragraph), ``b`` (bullet) or ``m`` (monospaced line, not wrapped beyond the page)."""
+    (paragraph), ``l`` (line, no space after), ``i`` (indented line), ``b`` (bullet) or ``m``
+    (monospaced line, wrapped only at the page edge)."""
     probe = page(title)
     width = body_chars(probe, fontsize)
     mono_width = body_chars(probe, fontsize - 1, COURIER_EM)
@@ -137,6 +138,9 @@ def text_pages(title: str, blocks: Sequence[tuple[str, str]], subtitle: str | No
             wrapped = textwrap.wrap(text, width - 3) or [""]
             lines.append(("p", "-  " + wrapped[0]))
             lines += [("p", "   " + x) for x in wrapped[1:]]
+        elif kind in ("l", "i"):
+            pad = "   " if kind == "i" else ""
+            lines += [("p", pad + x) for x in (textwrap.wrap(text, width - len(pad)) or [""])]
         elif kind == "m":
             for raw in text.splitlines() or [""]:
                 for x in textwrap.wrap(raw, mono_width, drop_whitespace=False) or [""]:
@@ -327,23 +331,43 @@ def rater_order(profile: dict[str, Any]) -> list[str]:
     return ordered(profile.get("trait_distribution") or {}, profile.get("rater_order"))
 
 
-def missingness_figure(profile: dict[str, Any], title: str = "Data: missing values per column") -> "Figure":
-    """Horizontal bars: share of missing values of every non-embedding column (embeddings noted)."""
+def missingness_figure(profile: dict[str, Any], title: str = "Data: missing values per column",
+                       max_columns: int = 60) -> "Figure":
+    """Horizontal bars: share of missing values of the non-embedding columns (embeddings noted).
+
+    With more than ``max_columns`` columns only the ones with the most missing values are drawn
+    (the table of columns lists them all).
+    """
     miss = profile.get("missing_share") or {}
     cols = ordered(miss, profile.get("column_order"))
+    shown = cols
+    if len(cols) > max_columns:
+        top = set(sorted(cols, key=lambda c: -miss[c])[:max_columns])
+        shown = [c for c in cols if c in top]
     fig = page(title, f"{profile.get('rows', '?')} rows; share of rows where the column is missing "
                       "(LLM 'insufficient information' answers are missing values)")
-    left, bottom, width, height = body_rect(fig, top_extra=0.1, bottom_extra=0.5)
-    n = max(len(cols), 1)
-    label_w = min(max([len(c) for c in cols] + [4]) * 7 * HELVETICA_EM / 72 + 0.2, 2.6)
+    H = fig.get_figheight()
+    notes = []
+    emb = profile.get("embeddings") or {}
+    if emb:
+        notes.append("Embeddings (summarised): " + "; ".join(
+            f"{m}: {e.get('dims')} dims, {100 * (e.get('rows_missing_share') or 0):.1f}% of rows missing"
+            for m, e in emb.items()))
+    if len(shown) < len(cols):
+        notes.append(f"Showing the {len(shown)} of {len(cols)} columns with the most missing values.")
+    note_lines = [ln for t in notes for ln in textwrap.wrap(clean_text(t), body_chars(fig, 8))][:8]
+    line = 8 * 1.4 / 72
+    left, bottom, width, height = body_rect(fig, top_extra=0.1, bottom_extra=0.45 + line * len(note_lines))
+    n = max(len(shown), 1)
+    label_w = min(max([len(c) for c in shown] + [4]) * 7 * HELVETICA_EM / 72 + 0.3, 2.6)
     W = fig.get_figwidth()
-    used_h = min(height, (0.2 + 0.17 * n) / fig.get_figheight())
+    used_h = min(height, (0.2 + 0.17 * n) / H)
     ax = fig.add_axes((left + label_w / W, bottom + height - used_h, width - label_w / W - 0.02, used_h))
-    vals = np.array([miss[c] for c in cols], dtype=float) * 100 if cols else np.zeros(0)
-    y = np.arange(len(cols))
+    vals = np.array([miss[c] for c in shown], dtype=float) * 100 if shown else np.zeros(0)
+    y = np.arange(len(shown))
     ax.barh(y, vals, color="#4c72b0", height=0.7, label="missing (%)")
     ax.set_yticks(y)
-    ax.set_yticklabels([clean_text(c) for c in cols], fontsize=7 if n > 30 else 8)
+    ax.set_yticklabels([clean_text(c) for c in shown], fontsize=6.5 if n > 45 else 7 if n > 30 else 8)
     ax.invert_yaxis()
     ax.set_xlim(0, 100)
     ax.set_xlabel("missing values (% of rows)")
@@ -352,13 +376,10 @@ def missingness_figure(profile: dict[str, Any], title: str = "Data: missing valu
         ax.text(min(v + 1, 88), yi, f"{v:.1f}%", va="center", fontsize=6.5)
     ax.grid(axis="x", color="#dddddd", linewidth=0.5)
     ax.set_axisbelow(True)
-    emb = profile.get("embeddings") or {}
-    if emb:
-        txt = "Embeddings (summarised): " + "; ".join(
-            f"{m}: {e.get('dims')} dims, {100 * (e.get('rows_missing_share') or 0):.1f}% of rows missing"
-            for m, e in emb.items())
-        fig.text(left, bottom + height - used_h - 0.75 / fig.get_figheight(), clean_text(txt)[:160], fontsize=8,
-                 ha="left")
+    yt = bottom + height - used_h - 0.5 / H
+    for ln in note_lines:
+        fig.text(left, yt, ln, fontsize=8, ha="left", va="top")
+        yt -= line / H
     return fig
 
 
@@ -455,11 +476,13 @@ def _layout(nodes: list[str]) -> dict[str, np.ndarray]:
     return {v: np.array([math.cos(a), math.sin(a)]) for v, a in zip(nodes, ang)}
 
 
-def draw_graph(ax: "Axes", graph: Any, highlight: dict[frozenset, str] | None = None) -> None:
+def draw_graph(ax: "Axes", graph: Any, highlight: dict[frozenset, str] | None = None,
+               missing: Sequence[tuple[str, str]] = ()) -> None:
     """Draw a mixed graph on ``ax``: nodes on a circle, edge marks (arrow, tail, circle) drawn.
 
     ``graph`` is a :class:`~causaltraits.discovery.graph.Graph` or its JSON dict. ``highlight``
-    maps an unordered node pair to a line style (e.g. ``"dashed"`` for edges absent in the truth).
+    maps an unordered node pair to a line style (e.g. ``"dashed"`` for edges absent in the truth);
+    ``missing`` pairs (true adjacencies the estimate lacks) are drawn as light dotted lines.
     """
     from matplotlib.patches import Circle, FancyArrowPatch
 
@@ -473,6 +496,10 @@ def draw_graph(ax: "Axes", graph: Any, highlight: dict[frozenset, str] | None = 
     n = len(nodes)
     r = 0.055 if n <= 12 else max(0.025, 0.6 / n)
     mark_r = r * 0.28
+    for a, b in missing:
+        if a in pos and b in pos:
+            ax.plot([pos[a][0], pos[b][0]], [pos[a][1], pos[b][1]], color="#aaaaaa", linewidth=1.2,
+                    linestyle=":", zorder=1)
     for s, t, ty in edges:
         ps, pt = pos[s], pos[t]
         u = (pt - ps) / (np.linalg.norm(pt - ps) or 1.0)
@@ -500,21 +527,22 @@ def draw_graph(ax: "Axes", graph: Any, highlight: dict[frozenset, str] | None = 
         ha = "left" if math.cos(ang) > 0.2 else "right" if math.cos(ang) < -0.2 else "center"
         va = "bottom" if math.sin(ang) > 0.5 else "top" if math.sin(ang) < -0.5 else "center"
         ax.text(lp[0], lp[1], clean_text(v), fontsize=fs, ha=ha, va=va, zorder=5)
-    ax.set_xlim(-1.75, 1.75)
-    ax.set_ylim(-1.35, 1.35)
+    ax.set_xlim(-1.6, 1.6)
+    ax.set_ylim(-1.25, 1.25)
     ax.set_aspect("equal")
     ax.axis("off")
 
 
 def graph_figure(graph: Any, title: str, subtitle: str | None = None, landscape: bool = True,
-                 highlight: dict[frozenset, str] | None = None, note: str | None = None) -> "Figure":
+                 highlight: dict[frozenset, str] | None = None, note: str | None = None,
+                 missing: Sequence[tuple[str, str]] = ()) -> "Figure":
     """A page with a graph drawing and a legend of the edge types present."""
     from matplotlib.lines import Line2D
 
     fig = page(title, subtitle, landscape=landscape)
     left, bottom, width, height = body_rect(fig, top_extra=0.1, bottom_extra=0.4)
     ax = fig.add_axes((left, bottom, width * 0.78, height))
-    draw_graph(ax, graph, highlight)
+    draw_graph(ax, graph, highlight, missing)
     types = sorted({e["type"] if isinstance(e, dict) else e.type
                     for e in (graph["edges"] if isinstance(graph, dict) else graph.edges)},
                    key=lambda t: list(EDGE_COLOURS).index(t) if t in EDGE_COLOURS else 99)
@@ -523,6 +551,9 @@ def graph_figure(graph: Any, title: str, subtitle: str | None = None, landscape:
     if highlight:
         handles.append(Line2D([], [], color="#333333", linewidth=1.5, linestyle="dashed"))
         labels.append("dashed: adjacency not in the true graph")
+    if missing:
+        handles.append(Line2D([], [], color="#aaaaaa", linewidth=1.2, linestyle=":"))
+        labels.append("dotted grey: true adjacency not found")
     if handles:
         fig.legend(handles, labels, loc="upper right", fontsize=8, title="edge type", title_fontsize=8,
                    frameon=True, bbox_to_anchor=(1 - MARGIN_X / fig.get_figwidth(), bottom + height))

@@ -182,8 +182,8 @@ def _title_section(runs: Sequence[RunDir], ds: dict[str, Any]) -> Section:
     sec = Section("Title")
     blocks: list[tuple[str, str]] = [
         ("h", "Dataset"),
-        ("p", f"Name: {ds.get('name') or '?'}    Rows: {ds.get('rows') if ds.get('rows') is not None else '?'}"),
-        ("p", f"Source: {ds.get('source') or '?'}"),
+        ("l", f"Name: {ds.get('name') or '?'}    Rows: {ds.get('rows') if ds.get('rows') is not None else '?'}"),
+        ("l", f"Source: {ds.get('source') or '?'}"),
         ("m", f"Content hash (sha256): {ds.get('content_hash') or '?'}"),
     ]
     hashes = {(r.manifest.get("dataset") or {}).get("content_hash") for r in runs}
@@ -199,9 +199,14 @@ def _title_section(runs: Sequence[RunDir], ds: dict[str, Any]) -> Section:
         blocks.append(("b", f"{r.label}: command '{r.command}', date {m.get('date_utc') or '?'} (UTC), "
                             f"seed {m.get('seed')}, {total:.1f} s; contains "
                             f"{', '.join(r.kinds) or 'no analysis outputs'}"))
+        short = [f"{k} {'none' if v is None else F.format_cell(v) if not isinstance(v, list) else ','.join(map(str, v))}"
+                 for k, v in (m.get("parameters") or {}).items()
+                 if not isinstance(v, dict) and (not isinstance(v, list) or len(v) <= 6)]
+        if short:
+            blocks.append(("i", _short("parameters: " + "; ".join(short), 400)))
         argv = m.get("argv")
         if argv:
-            blocks.append(("m", "   causaltraits " + " ".join(str(a) for a in argv)))
+            blocks.append(("m", "    causaltraits " + " ".join(str(a) for a in argv)))
     versions = runs[0].manifest.get("versions") or {}
     if versions:
         blocks.append(("h", "Package versions"))
@@ -444,8 +449,19 @@ def _truth_style(graph: dict[str, Any], truth: dict[str, Any] | None) -> dict[fr
             if frozenset((e["source"], e["target"])) not in true_adj}
 
 
+def _missed(graph: dict[str, Any], truth: dict[str, Any] | None) -> list[tuple[str, str]]:
+    if truth is None:
+        return []
+    found = {frozenset((e["source"], e["target"])) for e in graph.get("edges", [])}
+    return [(e["source"], e["target"]) for e in truth.get("edges", [])
+            if frozenset((e["source"], e["target"])) not in found]
+
+
+_SCORE_ORDER = ("adj_precision", "adj_recall", "adj_f1", "arrow_precision", "arrow_recall", "arrow_f1", "shd")
+
+
 _ADJ_ORDER = ("x", "y", "source", "target", "adjacent", "edge", "type", "edge_type", "removed_by", "sepset",
-              "conditioning_set", "pvalue", "max_pvalue", "n_tests")
+              "conditioning_set", "pvalue", "max_pvalue", "tests", "n_tests", "reason")
 
 
 def _discovery_section(runs: Sequence[RunDir]) -> Section:
@@ -468,11 +484,18 @@ def _discovery_section(runs: Sequence[RunDir]) -> Section:
         sub = f"{run.label}" + (f"; {desc}" if desc else "") + (f"; {n_tests} CI tests" if n_tests is not None else "")
         if graph is not None:
             title = "Discovery: estimated graph"
-            if (p / "graph.png").is_file() and truth is None:
+            note = ("Dashed edges are adjacencies absent from the true graph; dotted grey lines are true "
+                    "adjacencies the search did not find." if truth is not None else None)
+            if (p / "graph.png").is_file():
+                # the run's own drawing (tiered layout); the comparison with the truth is drawn here
                 sec.add([F.image_page(title, p / "graph.png", sub)], title)
+                if truth is not None:
+                    t2 = "Discovery: estimated graph against the truth"
+                    sec.add([F.graph_figure(graph, t2, sub, highlight=_truth_style(graph, truth), note=note,
+                                            missing=_missed(graph, truth))], t2)
             else:
-                note = ("Dashed edges are adjacencies absent from the true graph." if truth is not None else None)
-                sec.add([F.graph_figure(graph, title, sub, highlight=_truth_style(graph, truth), note=note)], title)
+                sec.add([F.graph_figure(graph, title, sub, highlight=_truth_style(graph, truth), note=note,
+                                        missing=_missed(graph, truth))], title)
             if truth is not None:
                 sec.add([F.graph_figure(truth, "Discovery: true graph", f"{run.label}; truth.json (known for "
                                                                         "demo data)")], "Discovery: true graph")
@@ -495,7 +518,8 @@ def _discovery_section(runs: Sequence[RunDir]) -> Section:
         scores = p / "scores.json"
         if scores.is_file():
             sc = _read_json(scores, "scores.json")
-            rows = [[k, v] for k, v in _flatten(sc)]
+            flat = dict(_flatten(sc))
+            rows = [[k, flat[k]] for k in F.ordered(flat, _SCORE_ORDER)]
             sec.add(F.table_pages("Discovery: scores against the true graph", ["score", "value"], rows,
                                   subtitle=run.label,
                                   note="Adjacency and arrowhead precision / recall / F1 of the estimated graph "
@@ -633,44 +657,61 @@ def build_report(run_dirs: str | Path | Sequence[str | Path], out: str | Path | 
     out_path = Path(out) if out is not None else runs[0].path / REPORT_NAME
     _check_out(out_path, overwrite)
 
-    import matplotlib
     from matplotlib.backends.backend_pdf import PdfPages
+
+    with report_style():
+        pages, titles, ds = assemble_pages(runs)
+        label = f"causaltraits report - {ds.get('name') or 'dataset'} - {str(ds.get('content_hash') or '')[:12]}"
+        metadata = {
+            "Title": F.clean_text(f"causaltraits report: {ds.get('name') or 'dataset'}"),
+            "Author": "causaltraits",
+            "Subject": F.clean_text("Sections: " + "; ".join(dict.fromkeys(titles)))[:4000],
+            "Keywords": F.clean_text(f"content_hash={ds.get('content_hash') or ''}"),
+            "Creator": f"causaltraits {_version()}",
+            "CreationDate": None,
+            "ModDate": None,
+        }
+        with atomic_path(out_path) as tmp:
+            with PdfPages(tmp, metadata=metadata) as pdf:
+                for i, fig in enumerate(pages, start=1):
+                    F.footer(fig, label, f"page {i} of {len(pages)}")
+                    pdf.savefig(fig)
+                    fig.clear()
+    return out_path
+
+
+@contextlib.contextmanager
+def report_style():
+    """The matplotlib settings of report pages (standard PDF fonts, sizes); figures must be made inside."""
+    import matplotlib
 
     fm_logger = logging.getLogger("matplotlib.font_manager")
     old_level = fm_logger.level
     fm_logger.setLevel(logging.ERROR)  # the standard-font lookup warns about weights it maps itself
     try:
         with matplotlib.rc_context(_RC):
-            ds = _dataset_info(runs)
-            body = [_runs_section(runs), _data_section(runs), _level1_section(runs), _discovery_section(runs),
-                    _crl_section(runs)]
-            skipped = [(s.name, s.skipped) for s in body if s.skipped]
-            body.append(_limitations_section(runs, skipped))
-            title = _title_section(runs, ds)
-            # the contents page count is needed before its page numbers: build once to count
-            n_contents = len(_contents(body, 0, skipped))
-            contents = _contents(body, len(title.pages) + n_contents, skipped)
-            pages = [*title.pages, *contents, *(f for s in body for f in s.pages)]
-            titles = [*title.titles, *(["Contents"] * len(contents)), *(t for s in body for t in s.titles)]
-            label = f"causaltraits report - {ds.get('name') or 'dataset'} - {str(ds.get('content_hash') or '')[:12]}"
-            metadata = {
-                "Title": F.clean_text(f"causaltraits report: {ds.get('name') or 'dataset'}"),
-                "Author": "causaltraits",
-                "Subject": F.clean_text("Sections: " + "; ".join(dict.fromkeys(titles)))[:4000],
-                "Keywords": F.clean_text(f"content_hash={ds.get('content_hash') or ''}"),
-                "Creator": f"causaltraits {_version()}",
-                "CreationDate": None,
-                "ModDate": None,
-            }
-            with atomic_path(out_path) as tmp:
-                with PdfPages(tmp, metadata=metadata) as pdf:
-                    for i, fig in enumerate(pages, start=1):
-                        F.footer(fig, label, f"page {i} of {len(pages)}")
-                        pdf.savefig(fig)
-                        fig.clear()
+            yield
     finally:
         fm_logger.setLevel(old_level)
-    return out_path
+
+
+def assemble_pages(runs: Sequence[RunDir]) -> tuple[list, list[str], dict[str, Any]]:
+    """Every page of the report as a figure (without footers), with its title, and the dataset info.
+
+    Call inside :func:`report_style`.
+    """
+    ds = _dataset_info(runs)
+    body = [_runs_section(runs), _data_section(runs), _level1_section(runs), _discovery_section(runs),
+            _crl_section(runs)]
+    skipped = [(s.name, s.skipped) for s in body if s.skipped]
+    body.append(_limitations_section(runs, skipped))
+    title = _title_section(runs, ds)
+    # the contents page count is needed before its page numbers: build once to count
+    n_contents = len(_contents(body, 0, skipped))
+    contents = _contents(body, len(title.pages) + n_contents, skipped)
+    pages = [*title.pages, *contents, *(f for s in body for f in s.pages)]
+    titles = [*title.titles, *(["Contents"] * len(contents)), *(t for s in body for t in s.titles)]
+    return pages, titles, ds
 
 
 def _version() -> str:
@@ -734,4 +775,5 @@ def count_pages(path: str | Path) -> int:
     return len(re.findall(rb"/Type\s*/Page(?![s\w])", Path(path).read_bytes()))
 
 
-__all__ = ["build_report", "read_run", "extract_text", "count_pages", "REPORT_NAME"]
+__all__ = ["build_report", "read_run", "assemble_pages", "report_style", "extract_text", "count_pages",
+           "REPORT_NAME"]

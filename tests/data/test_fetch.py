@@ -91,24 +91,25 @@ class FakeHub:
         self.thread.join(timeout=5)
 
 
-@pytest.fixture
-def hub_env(monkeypatch):
-    """Environment so that huggingface_hub talks plain HTTP to our endpoint, online, without xet."""
+def use_hub(monkeypatch, url: str) -> None:
+    """Environment so that huggingface_hub talks plain HTTP to ``url``, online, without xet."""
     import huggingface_hub.constants as hc
 
-    def use(url: str):
-        monkeypatch.setenv("HF_ENDPOINT", url)
-        monkeypatch.setenv("HF_HUB_OFFLINE", "0")
-        monkeypatch.setenv("HF_HUB_DISABLE_XET", "1")
-        monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
-        monkeypatch.delenv("HF_HUB_ENABLE_HF_TRANSFER", raising=False)
-        # These are read at import time; the library also takes the endpoint from the environment per call.
-        monkeypatch.setattr(hc, "HF_HUB_OFFLINE", False)
-        monkeypatch.setattr(hc, "HF_HUB_DISABLE_XET", True)
-        monkeypatch.setattr(hc, "ENDPOINT", url)
-        monkeypatch.setattr(hc, "HUGGINGFACE_CO_URL_TEMPLATE", url + "/{repo_id}/resolve/{revision}/{filename}")
+    monkeypatch.setenv("HF_ENDPOINT", url)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    monkeypatch.setenv("HF_HUB_DISABLE_XET", "1")
+    monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
+    monkeypatch.delenv("HF_HUB_ENABLE_HF_TRANSFER", raising=False)
+    # These are read at import time; the library also takes the endpoint from the environment per call.
+    monkeypatch.setattr(hc, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(hc, "HF_HUB_DISABLE_XET", True)
+    monkeypatch.setattr(hc, "ENDPOINT", url)
+    monkeypatch.setattr(hc, "HUGGINGFACE_CO_URL_TEMPLATE", url + "/{repo_id}/resolve/{revision}/{filename}")
 
-    return use
+
+@pytest.fixture
+def hub_env(monkeypatch):
+    return lambda url: use_hub(monkeypatch, url)
 
 
 def released_files(px, tmp_path: Path) -> dict[str, bytes]:

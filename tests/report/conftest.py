@@ -145,6 +145,15 @@ def dataset() -> Dataset:
 @pytest.fixture(scope="session")
 def runs(tmp_path_factory, dataset) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("runs")
-    return {"independence": write_independence_run(root / "ind", dataset),
+    return {"independence": write_independence_run(root / "ind", dataset, tests=("fisherz",)),
             "discover": write_discover_run(root / "disc", dataset),
             "crl": write_crl_run(root / "crl", dataset)}
+
+
+@pytest.fixture(scope="session")
+def writers():
+    """The run-directory writers of this module (test modules cannot import a conftest by name)."""
+    import types
+
+    return types.SimpleNamespace(make_dataset=make_dataset, write_independence_run=write_independence_run,
+                                 write_discover_run=write_discover_run, write_crl_run=write_crl_run)

@@ -15,7 +15,7 @@ TITLES = [
     "causaltraits report", "Contents", "Runs: parameters, seed and timings", "Data: columns and missing values",
     "Data: missing values per column", "Data: trait distributions per LLM", "Data: agreement between LLMs per trait",
     "Data: LLM agreement table", "Data: insufficient-information answers", "Level I: fisherz - aggregate traits",
-    "Level I: chisq - chatgpt traits", "Level I: dependent pairs - aggregate traits", "Discovery: estimated graph",
+    "Level I: fisherz - chatgpt traits", "Level I: dependent pairs - aggregate traits", "Discovery: estimated graph",
     "Discovery: true graph", "Discovery: adjacencies and the CI tests that decided them",
     "Discovery: scores against the true graph", "CRL: metrics", "CRL: graph among the latents",
     "Limitations and licence",
@@ -144,3 +144,75 @@ def test_read_run_detects_kinds(runs):
     assert P.read_run(runs["independence"]).kinds == ["independence"]
     assert P.read_run(runs["discover"]).kinds == ["discover"]
     assert P.read_run(runs["crl"]).kinds == ["crl"]
+
+
+
+def test_heatmap_png_fallback_without_heatmaps_module(writers, dataset, tmp_path, monkeypatch):
+    import sys
+
+    run = writers.write_independence_run(tmp_path / "ind", dataset, tests=("fisherz",), heatmap_png=True)
+    (run / "data_profile.json").unlink()  # fewer pages: this test is about the Level I section
+    monkeypatch.setitem(sys.modules, "causaltraits.report.heatmaps", None)  # import now fails
+    out = build_report(run, out=tmp_path / "r.pdf")
+    text = "\n".join(extract_text(out))
+    assert "Level I: fisherz - aggregate traits" in text and "Level I: fisherz - chatgpt traits" in text
+    assert out.read_bytes().count(b"/Subtype /Image") >= 2  # the two PNGs are embedded
+
+
+def _overlaps(boxes, tol=0.5):
+    import numpy as np
+
+    if len(boxes) < 2:
+        return []
+    b = np.array([[x.x0, x.y0, x.x1, x.y1] for x in boxes])
+    ox = (b[:, None, 0] < b[None, :, 2] - tol) & (b[None, :, 0] < b[:, None, 2] - tol)
+    oy = (b[:, None, 1] < b[None, :, 3] - tol) & (b[None, :, 1] < b[:, None, 3] - tol)
+    hit = np.triu(ox & oy, k=1)
+    return list(zip(*np.nonzero(hit)))
+
+
+def _pdf_renderer(fig):
+    """A PDF renderer measuring text with the standard fonts' own metrics, as in the written file."""
+    import io
+
+    from matplotlib.backends.backend_pdf import PdfFile, RendererPdf
+
+    fig.set_dpi(72)  # what the PDF backend uses when it saves
+    w, h = fig.get_size_inches()
+    return RendererPdf(PdfFile(io.BytesIO()), 72, h, w)
+
+
+def test_page_text_stays_on_the_page_and_never_overlaps(runs):
+    run_dirs = [P.read_run(runs[k]) for k in ("independence", "discover", "crl")]
+    with P.report_style():
+        pages, titles, _ = P.assemble_pages(run_dirs)
+        for fig, title in zip(pages, titles):
+            F.footer(fig, "causaltraits report - athle-demo - 0123456789ab", "page 99 of 99")
+            r = _pdf_renderer(fig)
+            # printers lose about a quarter inch at each edge: everything stays inside that
+            page_box = fig.bbox.padded(-18)
+            texts = [t for t in fig.texts if t.get_visible() and t.get_text().strip()]
+            boxes = [t.get_window_extent(r) for t in texts]
+            for t, bb in zip(texts, boxes):
+                assert _inside(bb, page_box), (title, t.get_text())
+            clashes = [(texts[i].get_text(), texts[j].get_text()) for i, j in _overlaps(boxes)]
+            assert not clashes, (title, clashes[:3])
+            for ax in fig.axes:
+                assert _inside(ax.get_tightbbox(r), page_box), (title, "axes off the page")
+            fig.clear()
+
+
+def _inside(bb, box):
+    return box.x0 <= bb.x0 and bb.x1 <= box.x1 and box.y0 <= bb.y0 and bb.y1 <= box.y1
+
+
+def test_layout_checks_catch_overlaps_and_overflow():
+    with P.report_style():
+        fig = F.page("A title")
+        a = fig.text(0.1, 0.5, "overlapping text")
+        b = fig.text(0.12, 0.5, "more text here")
+        c = fig.text(0.9, 0.3, "runs off the right edge of the page")
+        r = _pdf_renderer(fig)
+        boxes = [t.get_window_extent(r) for t in (a, b, c)]
+        assert _overlaps(boxes) == [(0, 1)]
+        assert _inside(boxes[0], fig.bbox.padded(-18)) and not _inside(boxes[2], fig.bbox.padded(-18))

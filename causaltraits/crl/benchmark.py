@@ -1,0 +1,115 @@
+"""The variant-digits benchmark: the CRL model against its baselines, every number on held-out rows.
+
+Per seed: generate the data with that seed, split 80 / 20 (train / test) with that seed, fit
+every method on the train rows (each holds out its own validation part of train for early
+stopping), and score on the test rows: MCC (Pearson and Spearman, Hungarian matching), kernel
+ridge R^2 (fitted on train latents, scored on test), and the PC graph (Fisher-z) over the test
+latents - relabelled by the MCC matching - against the true graph (skeleton F1, SHD).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from causaltraits.crl import metrics as M
+from causaltraits.crl.baselines import METHODS
+from causaltraits.crl.digits import LATENT_NAMES, make_variant_digits
+from causaltraits.errors import ParameterError
+
+LATENT_DIMS = (2, 2)
+SUMMARY_KEYS = ("mcc_pearson", "mcc_spearman", "r2", "skeleton_f1", "shd", "fit_seconds", "epochs_per_s")
+
+
+def split(n: int, seed: int, test_fraction: float = 0.2) -> tuple[np.ndarray, np.ndarray]:
+    """Train and test row indices (sorted), drawn with ``seed``."""
+    perm = np.random.default_rng([seed, 1]).permutation(n)
+    n_test = int(round(test_fraction * n))
+    return np.sort(perm[n_test:]), np.sort(perm[:n_test])
+
+
+def score_latents(Z_train, Z_test, true_train, true_test, truth, alpha: float = 0.05, seed: int = 0) -> dict:
+    """All recovery metrics of estimated latents against the true ones (test split)."""
+    pear = M.mcc(true_test, Z_test, "pearson")
+    spear = M.mcc(true_test, Z_test, "spearman")
+    r2 = M.kernel_r2(Z_train, true_train, Z_test, true_test, seed=seed)
+    est_names = [f"e{i}" for i in range(Z_test.shape[1])]
+    g = M.pc_graph(Z_test, est_names, alpha=alpha)
+    names = list(truth.nodes)
+    mapping = {est_names[j]: names[i] for i, j in enumerate(pear["match"]) if j >= 0}
+    g_named = M.relabel(g, mapping).restricted(set(names))
+    gs = M.graph_scores(g_named, truth)
+    return {
+        "mcc_pearson": pear["mcc"], "mcc_pearson_per_latent": pear["per_latent"], "match": pear["match"],
+        "mcc_spearman": spear["mcc"], "r2": r2["r2"], "r2_per_latent": r2["per_latent"],
+        "skeleton_f1": gs["skeleton_f1"], "shd": gs["shd"], "pc_graph": g_named.to_dict(),
+    }
+
+
+def run_benchmark(seeds: Sequence[int] = (0, 1, 2, 3, 4), rows: int = 10_000, mnist: str | None = None,
+                  methods: Sequence[str] = tuple(METHODS), epochs: int = 60, progress: bool = False,
+                  log: Callable[[str], None] | None = None) -> dict:
+    """Run every method on every seed; returns ``{"runs": [...], "summary": {...}, "settings": {...}}``."""
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise ParameterError(f"unknown method(s) {', '.join(unknown)}; expected some of {', '.join(METHODS)}")
+    if rows < 50:
+        raise ParameterError(f"--rows must be at least 50, got {rows}")
+    runs = []
+    for seed in seeds:
+        data = make_variant_digits(rows, seed=seed, mnist=mnist)
+        tr, te = split(rows, seed)
+        truth = data.truth()
+        Xtr, Xte = data.rows(tr), data.rows(te)
+        for name in methods:
+            method = METHODS[name](LATENT_DIMS, seed=seed, epochs=epochs)
+            t0 = time.perf_counter()
+            method.fit(Xtr, progress=progress)
+            secs = time.perf_counter() - t0
+            Ztr, Zte = method.transform(Xtr), method.transform(Xte)
+            rec = score_latents(Ztr, Zte, data.latents[tr], data.latents[te], truth, seed=seed)
+            hist = method.model.history_
+            rec.update({"method": name, "seed": int(seed), "fit_seconds": secs, "epochs": len(hist),
+                        "best_epoch": method.model.best_epoch_, "steps": method.model.steps_,
+                        "epochs_per_s": len(hist) / secs if secs > 0 else float("nan")})
+            if name == "crl":
+                rec["learned_graph"] = method.model.learned_graph().to_dict()
+            runs.append(rec)
+            if log is not None:
+                log(f"seed {seed} {name}: MCC {rec['mcc_pearson']:.3f} R2 {rec['r2']:.3f} "
+                    f"F1 {rec['skeleton_f1']:.2f} SHD {rec['shd']} ({secs:.0f} s)")
+    return {
+        "settings": {"seeds": list(map(int, seeds)), "rows": rows, "mnist": mnist, "methods": list(methods),
+                     "epochs": epochs, "latents": list(LATENT_NAMES), "test_fraction": 0.2,
+                     "source": data.source},
+        "runs": runs,
+        "summary": summarise(runs, methods),
+    }
+
+
+def summarise(runs: list[dict], methods: Sequence[str]) -> dict:
+    """Mean and standard deviation over seeds of every headline metric, per method."""
+    out = {}
+    for name in methods:
+        rs = [r for r in runs if r["method"] == name]
+        out[name] = {k: {"mean": float(np.mean([r[k] for r in rs])),
+                         "std": float(np.std([r[k] for r in rs], ddof=1)) if len(rs) > 1 else 0.0}
+                     for k in SUMMARY_KEYS}
+        out[name]["n_seeds"] = len(rs)
+    return out
+
+
+def format_table(summary: dict) -> str:
+    """A Markdown table: method, MCC (Pearson, Spearman), R^2, skeleton F1, SHD, time (mean +- sd)."""
+    head = "| method | MCC Pearson | MCC Spearman | R^2 | skeleton F1 | SHD | fit time (s) | epochs/s |"
+    lines = [head, "|" + "---|" * 8]
+    for name, s in summary.items():
+        cell = [f"{s[k]['mean']:.3f} ± {s[k]['std']:.3f}" for k in ("mcc_pearson", "mcc_spearman", "r2", "skeleton_f1")]
+        cell.append(f"{s['shd']['mean']:.1f} ± {s['shd']['std']:.1f}")
+        cell.append(f"{s['fit_seconds']['mean']:.0f} ± {s['fit_seconds']['std']:.0f}")
+        cell.append(f"{s['epochs_per_s']['mean']:.2f}")
+        lines.append(f"| {name} | " + " | ".join(cell) + " |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,184 @@
+"""CRL analyses that write run directories: ``fit`` on a PersonaX-style Dataset, and the benchmark.
+
+``fit_dataset`` layout of the run directory:
+
+``latents.parquet``      one row per person: ``ID`` (if known), ``split`` (train/test), latents
+``learned_graph.json``   the model's own latent graph (structural-model edges above a threshold)
+``graph.json`` (+ ``graph.graphml``, ``graph.dot``, ``graph.png``)  PC (Fisher-z) over the latents
+``model.npz`` / ``model.json``  the fitted model (no pickle; :meth:`MultiMeasurementCRL.load`)
+``history.json``         per-epoch losses
+``metrics.json``         recovery metrics (demo data: MCC against the true latents on the test rows,
+                         and PC over estimated vs over true latents), timings
+``data_profile.json``, ``manifest.json``
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from causaltraits.crl import metrics as M
+from causaltraits.crl.model import CRLConfig, MultiMeasurementCRL
+from causaltraits.errors import DataError
+from causaltraits.runs import Run, base_manifest
+
+PC_ALPHA = 0.05
+
+
+def modalities_of(ds) -> tuple[list[str], list[list[str]]]:
+    """Modality names and, per modality, the embedding keys that are its measurements.
+
+    Face: ``face`` (one measurement); text: every ``text_<llm>`` key (one measurement per LLM).
+    """
+    emb = ds.roles.embeddings
+    text = sorted(k for k in emb if k.startswith("text"))
+    face = [k for k in emb if k == "face" or k.startswith("face")]
+    mods, names = [], []
+    if text:
+        names.append("text")
+        mods.append(text)
+    if face:
+        names.append("face")
+        mods.append(face)
+    if not mods:
+        raise DataError(f"dataset {ds.name}: no embedding columns (expected roles.embeddings 'face', 'text_<llm>')")
+    return names, mods
+
+
+def _write_graph(run: Run, stem: str, graph, title: str) -> list[str]:
+    """graph JSON (+ GraphML, DOT, PNG when causaltraits.discovery.io is available)."""
+    written = []
+    try:
+        from causaltraits.discovery import io as gio
+    except ImportError:  # pragma: no cover - io is written by another module
+        run.write_text(f"{stem}.json", graph.to_json())
+        return [f"{stem}.json"]
+    gio.write_json(graph, run.file(f"{stem}.json"))
+    gio.write_graphml(graph, run.file(f"{stem}.graphml"))
+    gio.write_dot(graph, run.file(f"{stem}.dot"))
+    written += [f"{stem}.json", f"{stem}.graphml", f"{stem}.dot"]
+    try:
+        gio.draw_png(graph, run.file(f"{stem}.png"), title=title)
+        written.append(f"{stem}.png")
+    except Exception:  # drawing is a convenience; the graph itself is already saved
+        pass
+    return written
+
+
+def fit_dataset(ds, run: Run, seed: int = 0, latent_dims: dict[str, int] | None = None, n_shared: int = 0,
+                epochs: int = 200, progress: bool = False, **overrides: Any) -> dict:
+    """Fit the CRL model to a Dataset's embeddings and write the run directory (see module docstring).
+
+    Rows with a missing value in any embedding are left out (counted in ``metrics.json``).
+    Training uses 80% of the rows (seeded), the remaining 20% are the test rows every metric is
+    computed on; latents are written for every complete row.
+    """
+    from causaltraits.report import profile_dataset
+
+    t_start = time.perf_counter()
+    names, mods = modalities_of(ds)
+    default = {"text": 7, "face": 4}
+    dims = {**default, **(latent_dims or {})}
+    X_all = [[ds.matrix(ds.roles.embeddings[k]) for k in keys] for keys in mods]
+    complete = np.all([np.isfinite(x).all(axis=1) for mod in X_all for x in mod], axis=0)
+    rows = np.flatnonzero(complete)
+    if rows.size < 50:
+        raise DataError(f"dataset {ds.name}: only {rows.size} rows have every embedding; at least 50 needed")
+    X = [[x[rows] for x in mod] for mod in X_all]
+    perm = np.random.default_rng([seed, 1]).permutation(rows.size)
+    n_test = int(round(0.2 * rows.size))
+    te, tr = np.sort(perm[:n_test]), np.sort(perm[n_test:])
+
+    cfg = CRLConfig(latent_dims=[dims[n] for n in names], n_shared=n_shared, epochs=epochs, **overrides)
+    model = MultiMeasurementCRL(cfg, seed=seed)
+    model.fit([[x[tr] for x in mod] for mod in X], progress=progress)
+    Z = model.transform(X)
+    col_names = [f"shared_{i + 1}" for i in range(n_shared)]
+    for n_, L in zip(names, cfg.latent_dims):
+        col_names += [f"{n_}_latent_{i + 1}" for i in range(L)]
+    rename = dict(zip(model.latent_names_, col_names))
+
+    frame = pd.DataFrame(Z, columns=col_names)
+    split = np.array(["train"] * rows.size, dtype=object)
+    split[te] = "test"
+    frame.insert(0, "split", split)
+    if ds.ids is not None:
+        frame.insert(0, "ID", ds.ids.iloc[rows].astype(str).to_numpy())
+    frame.to_parquet(run.file("latents.parquet"), index=False)
+
+    learned = M.relabel(model.learned_graph(), rename)
+    pc = M.pc_graph(Z[te], col_names, alpha=PC_ALPHA)
+    files = _write_graph(run, "graph", pc, f"PC over CRL latents ({ds.name})")
+    files += _write_graph(run, "learned_graph", learned, f"learned latent graph ({ds.name})")
+    model.save(run.file("model"))
+    run.write_json("history.json", model.history_)
+    run.write_json("data_profile.json", profile_dataset(ds))
+
+    metrics: dict[str, Any] = {
+        "rows_used": int(rows.size), "rows_dropped_missing_embedding": int(ds.n - rows.size),
+        "train_rows": int(tr.size), "test_rows": int(te.size),
+        "modalities": {n_: keys for n_, keys in zip(names, mods)},
+        "latent_columns": col_names, "fit_seconds": model.fit_seconds_, "epochs_run": len(model.history_),
+        "best_epoch": model.best_epoch_, "epochs_per_s": len(model.history_) / max(model.fit_seconds_, 1e-9),
+        "pc": {"test": "fisherz", "alpha": PC_ALPHA, "rows": "test"},
+        "graph_files": files,
+    }
+    if ds.latents is not None:
+        true = ds.latents.to_numpy(dtype=np.float64)[rows]
+        tnames = list(ds.latents.columns)
+        pear = M.mcc(true[te], Z[te], "pearson")
+        spear = M.mcc(true[te], Z[te], "spearman")
+        r2 = M.kernel_r2(Z[tr], true[tr], Z[te], true[te], seed=seed)
+        # per modality: estimated latents of a modality against that modality's true latents
+        per_mod = {}
+        off = n_shared
+        for n_, L in zip(names, cfg.latent_dims):
+            tcols = [i for i, c in enumerate(tnames) if c.startswith(n_ + "_")]
+            if tcols:
+                per_mod[n_] = M.mcc(true[te][:, tcols], Z[te][:, off:off + L], "pearson")["mcc"]
+            off += L
+        # PC over the estimated latents (relabelled by the matching) against PC over the true ones
+        k = min(true.shape[1], Z.shape[1])
+        mapping = {col_names[j]: tnames[i] for i, j in enumerate(pear["match"]) if j >= 0}
+        pc_true = M.pc_graph(true[te], tnames, alpha=PC_ALPHA)
+        pc_est = M.relabel(pc, mapping)
+        matched = [tnames[i] for i, j in enumerate(pear["match"]) if j >= 0]
+        scores = M.graph_scores(pc_est.restricted(matched), pc_true.restricted(matched))
+        metrics["truth"] = {
+            "mcc_pearson": pear["mcc"], "mcc_pearson_per_latent": dict(zip(tnames, pear["per_latent"])),
+            "mcc_spearman": spear["mcc"], "mcc_per_modality": per_mod, "r2": r2["r2"],
+            "match": {tnames[i]: col_names[j] for i, j in enumerate(pear["match"]) if j >= 0},
+            "pc_estimated_vs_pc_true": scores, "matched_latents": k,
+        }
+        _write_graph(run, "graph_true_latents", pc_true, f"PC over true latents ({ds.name})")
+    metrics["total_seconds"] = time.perf_counter() - t_start
+    run.write_json("metrics.json", metrics)
+    params = {"latent_dims": dict(zip(names, cfg.latent_dims)), "n_shared": n_shared, "epochs": epochs,
+              "config": model.config.__dict__}
+    manifest = base_manifest("crl fit", ds, params, seed)
+    manifest["timings_s"] = {"fit": model.fit_seconds_, "total": metrics["total_seconds"]}
+    run.write_json("manifest.json", manifest)
+    return metrics
+
+
+def benchmark_run(run: Run, seeds, rows: int, mnist: str | None, epochs: int, methods=None,
+                  progress: bool = False, log=None) -> dict:
+    """Run the variant-digits benchmark and write ``benchmark.json``, ``benchmark.md``, ``manifest.json``."""
+    from causaltraits.crl.baselines import METHODS
+    from causaltraits.crl.benchmark import format_table, run_benchmark
+
+    t0 = time.perf_counter()
+    res = run_benchmark(seeds=seeds, rows=rows, mnist=mnist, methods=methods or tuple(METHODS),
+                        epochs=epochs, progress=progress, log=log)
+    res["table_markdown"] = format_table(res["summary"])
+    run.write_json("benchmark.json", res)
+    run.write_text("benchmark.md", "# CRL benchmark: variant digits\n\n" + res["table_markdown"])
+    manifest = base_manifest("crl benchmark", None, res["settings"], None)
+    manifest["dataset"] = {"name": "variant-digits", "source": res["settings"]["source"], "rows": rows}
+    manifest["timings_s"] = {"total": time.perf_counter() - t0}
+    run.write_json("manifest.json", manifest)
+    return res

@@ -1,0 +1,47 @@
+"""MCC, kernel-ridge R^2 and graph scores."""
+
+import numpy as np
+import pytest
+from scipy.stats import pearsonr, spearmanr
+
+from causaltraits.crl import metrics as M
+from causaltraits.discovery.graph import Edge, Graph
+
+
+def test_mcc_matches_scipy_after_permutation_and_sign():
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(500, 3))
+    est = np.column_stack([-2 * z[:, 2] + 0.3 * rng.normal(size=500), z[:, 0] ** 3, 5 + z[:, 1]])
+    res = M.mcc(z, est)
+    assert res["match"] == [1, 2, 0]
+    expect = [abs(pearsonr(z[:, 0], est[:, 1])[0]), 1.0, abs(pearsonr(z[:, 2], est[:, 0])[0])]
+    assert res["per_latent"] == pytest.approx(expect)
+    sp = M.mcc(z, est, "spearman")
+    assert sp["per_latent"][0] == pytest.approx(1.0)  # monotone map
+    assert sp["per_latent"][2] == pytest.approx(abs(spearmanr(z[:, 2], est[:, 0])[0]))
+
+
+def test_kernel_r2_high_for_invertible_map_low_for_noise():
+    rng = np.random.default_rng(1)
+    z = rng.uniform(-1, 1, size=(1200, 2))
+    est = np.column_stack([np.tanh(2 * z[:, 0]) + z[:, 1], z[:, 1] ** 3])
+    good = M.kernel_r2(est[:800], z[:800], est[800:], z[800:])
+    assert good["r2"] > 0.95
+    junk = rng.normal(size=(1200, 2))
+    bad = M.kernel_r2(junk[:800], z[:800], junk[800:], z[800:])
+    assert bad["r2"] < 0.05
+
+
+def test_pc_graph_and_scores_recover_a_chain():
+    rng = np.random.default_rng(2)
+    a = rng.normal(size=3000)
+    b = a + rng.normal(size=3000)
+    c = b + rng.normal(size=3000)
+    g = M.pc_graph(np.column_stack([a, b, c]), ["a", "b", "c"])
+    assert g.adjacencies() == {frozenset("ab"), frozenset("bc")}
+    truth = Graph(["a", "b", "c"], [Edge("a", "b", "-->"), Edge("b", "c", "-->")])
+    s = M.graph_scores(g, truth)
+    assert s["skeleton_f1"] == 1.0
+    assert s["shd"] == 2  # two undirected edges where the truth is directed
+    ren = M.relabel(g, {"a": "x"})
+    assert "x" in ren.nodes and ren.adjacencies() == {frozenset("xb"), frozenset("bc")}
