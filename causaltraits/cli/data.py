@@ -56,16 +56,18 @@ def list_datasets(data_dir: str | None) -> None:
 @click.argument("name", type=click.Choice(["athle", "celeb"], case_sensitive=False))
 @_data_dir_option
 @click.option("--revision", default="main", show_default=True, help="Hub branch, tag or commit.")
-def fetch_dataset(name: str, data_dir: str | None, revision: str) -> None:
+@click.option("--force", is_flag=True, help="Download again even if an intact copy of this commit is on disk.")
+def fetch_dataset(name: str, data_dir: str | None, revision: str, force: bool) -> None:
     """Download a released dataset (Persona-X on the Hugging Face hub) into the data directory."""
     from causaltraits.data.personax import LICENCE_TERMS, fetch, load_personax
 
     name = name.lower()
     click.echo(LICENCE_TERMS)
     click.echo("By downloading you accept these terms.")
-    manifest = fetch(name, data_dir, revision=revision)
+    manifest = fetch(name, data_dir, revision=revision, force=force)
     size = sum(f["bytes"] for f in manifest["files"].values())
-    click.echo(f"fetched {manifest['repo']} at commit {manifest['commit']} into {manifest['path']}: "
+    done = "already on disk, files match fetch.json" if manifest["up_to_date"] else "fetched"
+    click.echo(f"{done}: {manifest['repo']} at commit {manifest['commit']} in {manifest['path']}: "
                f"{len(manifest['files'])} file(s), {size / 1e6:.1f} MB; sha256 recorded in fetch.json")
     ds = load_personax(name, data_dir=data_dir, embeddings=False)
     _echo_summary(ds)

@@ -63,15 +63,28 @@ def kernel_r2(est_train: np.ndarray, true_train: np.ndarray, est_test: np.ndarra
     return {"r2": float(per.mean()), "per_latent": per.tolist()}
 
 
-def pc_graph(latents: np.ndarray, names: Sequence[str], alpha: float = 0.05):
-    """PC (causal-learn, Fisher-z) over the latent columns, as a :class:`Graph`."""
-    from causallearn.search.ConstraintBased.PC import pc
+def pc_graph(latents: np.ndarray, names: Sequence[str], alpha: float = 0.05, engine: str = "auto"):
+    """PC with the Fisher-z test over the latent columns, as a :class:`Graph`.
 
+    ``engine='auto'`` uses :mod:`causaltraits.discovery` (light, no causal-learn import) when it
+    is available, else causal-learn's ``pc``; ``'causallearn'`` forces the latter.
+    """
     from causaltraits.discovery.graph import Graph
 
-    cg = pc(np.asarray(latents, float), alpha=alpha, indep_test="fisherz", stable=True,
-            show_progress=False, node_names=list(names))
-    return Graph.from_causallearn(cg.G, nodes=list(names))
+    data, names = np.asarray(latents, float), list(names)
+    if engine == "auto":
+        try:
+            from causaltraits.discovery.search import run_search
+        except ImportError:  # pragma: no cover - discovery is another module of the package
+            engine = "causallearn"
+        else:
+            graph, _, _ = run_search(data, names, ["continuous"] * len(names), algorithm="pc",
+                                     test="fisherz", alpha=alpha)
+            return graph
+    from causallearn.search.ConstraintBased.PC import pc
+
+    cg = pc(data, alpha=alpha, indep_test="fisherz", stable=True, show_progress=False, node_names=names)
+    return Graph.from_causallearn(cg.G, nodes=names)
 
 
 def graph_scores(est, truth) -> dict:

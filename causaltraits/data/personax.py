@@ -103,6 +103,11 @@ def _check_name(name: str) -> str:
     return key
 
 
+def is_data_file(path: Path) -> bool:
+    """A table file of a dataset directory (``.json`` files there are metadata, e.g. ``fetch.json``)."""
+    return table_suffix(path) not in (None, ".json")
+
+
 def _dataset_dir_names() -> set[str]:
     return {n for k in RELEASED for n in (k, f"{k}persona", TITLES[k].lower())}
 
@@ -121,7 +126,7 @@ def table_files(directory: Path) -> list[Path]:
             continue
         if len(rel.parts) > 1 and rel.parts[0].lower() in skip:
             continue
-        if p.is_file() and table_suffix(p) is not None:
+        if p.is_file() and is_data_file(p):
             out.append(p)
     return out
 
@@ -138,7 +143,7 @@ def locate(name: str, data_dir: str | os.PathLike | None = None) -> Path:
         if c in looked:
             continue
         looked.append(c)
-        if c.is_file() and table_suffix(c):
+        if c.is_file() and is_data_file(c):
             return c
         if c.is_dir() and table_files(c):
             return c
@@ -613,6 +618,9 @@ def _compare_aggregate(released: pd.DataFrame, recomputed: pd.DataFrame) -> dict
 def _embedding_matrix(frame: pd.DataFrame, src: Any, mod: str, where: str) -> np.ndarray:
     if isinstance(src, list):
         return np.column_stack([numeric_column(frame[c], c, where).to_numpy() for c in src])
+    fast = _string_vectors_fast(frame[src])
+    if fast is not None:
+        return fast
     vecs = []
     dim = None
     for i, cell in enumerate(frame[src].tolist()):
@@ -637,6 +645,36 @@ def _embedding_matrix(frame: pd.DataFrame, src: Any, mod: str, where: str) -> np
     return mat
 
 
+def _string_vectors_fast(col: pd.Series) -> np.ndarray | None:
+    """Vectors written as text ("[0.1, 0.2, ...]") parsed in one pass of pandas' C reader.
+
+    Returns None (the caller then parses cell by cell, with precise errors) unless every
+    non-missing cell is a plain comma-separated list of the same length without NaN.
+    """
+    if pd.api.types.is_numeric_dtype(col):
+        return None
+    cells = col.reset_index(drop=True)
+    present = cells.map(lambda v: isinstance(v, str) and v.strip().lower() not in NA_STRINGS and v.strip() != "[]")
+    if not present.any() or not cells[~present].map(lambda v: v is None or isinstance(v, (str, float))).all():
+        return None
+    text = cells[present].astype(str).str.strip().str.strip("[]")
+    commas = text.str.count(",")
+    if commas.nunique() != 1 or int(commas.iloc[0]) == 0:
+        return None
+    import io
+
+    try:
+        block = pd.read_csv(io.StringIO("\n".join(text.tolist())), header=None, dtype=np.float64,
+                            engine="c", skip_blank_lines=False).to_numpy()
+    except (ValueError, pd.errors.ParserError):
+        return None
+    if block.shape != (int(present.sum()), int(commas.iloc[0]) + 1) or np.isnan(block).any():
+        return None
+    out = np.full((len(cells), block.shape[1]), np.nan)
+    out[present.to_numpy()] = block
+    return out
+
+
 # ---------------------------------------------------------------------------------- fetching
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     h = hashlib.sha256()
@@ -646,18 +684,20 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-def fetch(name: str, data_dir: str | os.PathLike | None = None, *, revision: str = "main") -> dict[str, Any]:
+def fetch(name: str, data_dir: str | os.PathLike | None = None, *, revision: str = "main",
+          force: bool = False) -> dict[str, Any]:
     """Download a released dataset from the Hugging Face hub into ``<data root>/<name>``.
 
     The files go to a temporary directory beside the target, are hashed (sha256, recorded in
     ``fetch.json``) and only then renamed into place, so an interrupted download leaves the
-    previous copy (if any) intact. The hub address honours ``HF_ENDPOINT``.
+    previous copy (if any) intact. The hub address honours ``HF_ENDPOINT``. A copy of the same
+    commit whose files still match their recorded hashes is kept (``up_to_date``) unless ``force``.
 
     Returns
     -------
     dict
         the manifest: ``repo``, ``commit``, ``path``, ``files`` (relative path -> sha256 and
-        bytes) and ``licence`` (the terms the caller must show the user).
+        bytes), ``licence`` (the terms the caller must show the user) and ``up_to_date``.
     """
     key = _check_name(name)
     repo = HUB_REPOS[key]
@@ -667,6 +707,26 @@ def fetch(name: str, data_dir: str | os.PathLike | None = None, *, revision: str
         from huggingface_hub import HfApi, snapshot_download
     except ImportError:  # pragma: no cover - a declared dependency
         raise DatasetNotFound("fetching needs the huggingface_hub package (pip install huggingface_hub)") from None
+
+    def failed(e: Exception) -> DatasetNotFound:
+        if type(e).__name__ in ("RepositoryNotFoundError", "GatedRepoError"):
+            why = ("repository not found or not accessible (if it is gated, accept its terms on the hub "
+                   "and log in with 'hf auth login')")
+        else:
+            why = f"{type(e).__name__}: {_first_line(e)}"
+        return DatasetNotFound(
+            f"could not download {repo} (revision {revision}) from {endpoint}: {why}; "
+            f"check the network connection (or HF_ENDPOINT); '{key}-demo' runs offline"
+        )
+
+    try:
+        commit = HfApi(endpoint=endpoint).repo_info(repo, repo_type="dataset", revision=revision).sha
+    except Exception as e:  # noqa: BLE001 - network/hub failures of many types become one line
+        raise failed(e) from None
+    if not force:
+        current = _read_manifest(target)
+        if current and current.get("commit") == commit and not verify(key, data_dir):
+            return {**current, "path": str(target), "up_to_date": True}
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -674,24 +734,14 @@ def fetch(name: str, data_dir: str | os.PathLike | None = None, *, revision: str
     staging = Path(tempfile.mkdtemp(prefix=f".{key}.partial-", dir=target.parent))
     try:
         try:
-            info = HfApi(endpoint=endpoint).repo_info(repo, repo_type="dataset", revision=revision)
-            commit = info.sha
             snapshot_download(repo, repo_type="dataset", revision=commit, local_dir=staging, endpoint=endpoint)
-        except Exception as e:  # noqa: BLE001 - network/hub failures of many types become one line
-            if type(e).__name__ in ("RepositoryNotFoundError", "GatedRepoError"):
-                why = ("repository not found or not accessible (if it is gated, accept its terms on the hub "
-                       "and log in with 'hf auth login')")
-            else:
-                why = f"{type(e).__name__}: {_first_line(e)}"
-            raise DatasetNotFound(
-                f"could not download {repo} (revision {revision}) from {endpoint}: {why}; "
-                f"check the network connection (or HF_ENDPOINT); '{key}-demo' runs offline"
-            ) from None
+        except Exception as e:  # noqa: BLE001
+            raise failed(e) from None
         shutil.rmtree(staging / ".cache", ignore_errors=True)  # huggingface_hub's bookkeeping
         files = {}
         for f in sorted(p for p in staging.rglob("*") if p.is_file()):
             files[f.relative_to(staging).as_posix()] = {"sha256": sha256_file(f), "bytes": f.stat().st_size}
-        if not any(table_suffix(f) for f in files):
+        if not any(is_data_file(Path(f)) for f in files):
             raise DatasetNotFound(f"{repo} at {commit} holds no CSV or parquet table (files: {preview(files)})")
         manifest = {
             "dataset": key,
@@ -718,7 +768,32 @@ def fetch(name: str, data_dir: str | os.PathLike | None = None, *, revision: str
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return {**manifest, "path": str(target)}
+    return {**manifest, "path": str(target), "up_to_date": False}
+
+
+def _read_manifest(directory: Path) -> dict[str, Any] | None:
+    try:
+        m = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    return m if isinstance(m, dict) else None
+
+
+def verify(name: str, data_dir: str | os.PathLike | None = None) -> list[str]:
+    """Files of a fetched dataset that are missing or differ from their sha256 in ``fetch.json``.
+
+    An empty list means the copy is intact; a copy without ``fetch.json`` gives ``["fetch.json"]``.
+    """
+    target = dataset_dir(name, data_dir)
+    m = _read_manifest(target)
+    if not m or not isinstance(m.get("files"), dict):
+        return [MANIFEST]
+    bad = []
+    for rel, meta in sorted(m["files"].items()):
+        f = target / rel
+        if not f.is_file() or f.stat().st_size != meta.get("bytes") or sha256_file(f) != meta.get("sha256"):
+            bad.append(rel)
+    return bad
 
 
 def _first_line(e: BaseException) -> str:
@@ -745,5 +820,5 @@ def status(name: str, data_dir: str | os.PathLike | None = None) -> dict[str, An
     return out
 
 
-__all__ = ["load_personax", "load_released_path", "fetch", "locate", "status", "data_root", "dataset_dir",
+__all__ = ["load_personax", "load_released_path", "fetch", "verify", "locate", "status", "data_root", "dataset_dir",
            "map_frame", "parse_scores", "LICENCE_TERMS", "HUB_REPOS"]

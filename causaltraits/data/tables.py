@@ -22,6 +22,7 @@ from causaltraits.errors import DataError
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
 CSV_SUFFIXES = (".csv", ".tsv", ".csv.gz", ".tsv.gz")
+JSON_SUFFIXES = (".jsonl", ".json")
 #: cell text that means "missing" in a CSV
 NA_STRINGS = frozenset({"", "na", "n/a", "nan", "none", "null", "-", "?", "missing", "#n/a"})
 
@@ -29,7 +30,7 @@ NA_STRINGS = frozenset({"", "na", "n/a", "nan", "none", "null", "-", "?", "missi
 def table_suffix(path: str | os.PathLike) -> str | None:
     """The recognised table suffix of ``path`` (``.csv``, ``.parquet`` ...), or None."""
     name = str(path).lower()
-    for suf in (*CSV_SUFFIXES[2:], *CSV_SUFFIXES[:2], *PARQUET_SUFFIXES):
+    for suf in (*CSV_SUFFIXES[2:], *CSV_SUFFIXES[:2], *PARQUET_SUFFIXES, *JSON_SUFFIXES):
         if name.endswith(suf):
             return suf
     return None
@@ -44,6 +45,8 @@ def read_columns(path: str | os.PathLike) -> list[str]:
             import pyarrow.parquet as pq
 
             return [str(c) for c in pq.read_schema(p).names if not str(c).startswith("__index_level")]
+        if suf in JSON_SUFFIXES:
+            return [str(c) for c in read_table(p).columns]
         sep = "\t" if suf and suf.startswith(".tsv") else ","
         return [str(c) for c in pd.read_csv(p, sep=sep, nrows=0).columns]
     except Exception as e:  # noqa: BLE001 - any reader failure is a user-file problem here
@@ -59,7 +62,7 @@ def read_table(path: str | os.PathLike) -> pd.DataFrame:
         raise DataError(f"{p} is a directory; expected a CSV or parquet file")
     suf = table_suffix(p)
     if suf is None:
-        raise DataError(f"{p}: unsupported file type; expected .csv, .tsv, .csv.gz, .parquet or .pq")
+        raise DataError(f"{p}: unsupported file type; expected .csv, .tsv, .csv.gz, .parquet, .pq, .jsonl or .json")
     if suf in PARQUET_SUFFIXES:
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -72,6 +75,16 @@ def read_table(path: str | os.PathLike) -> pd.DataFrame:
         if isinstance(frame.index, pd.RangeIndex):
             return frame
         return frame.reset_index(drop=frame.index.name is None)
+    if suf in JSON_SUFFIXES:
+        try:
+            frame = pd.read_json(p, lines=suf == ".jsonl", orient=None if suf == ".jsonl" else "records",
+                                 precise_float=True, dtype=False)
+        except ValueError as e:
+            raise DataError(f"{p}: cannot parse as {'JSON lines' if suf == '.jsonl' else 'a JSON list of records'} "
+                            f"({_reason(e)})") from None
+        if frame.shape[1] == 0:
+            raise DataError(f"{p}: no columns found (expected one JSON object per row)")
+        return frame
     if not suf.endswith(".gz"):
         with open(p, "rb") as fh:
             head = fh.read(8192)
@@ -183,7 +196,7 @@ def load_table(
 
     Parameters
     ----------
-    path : a ``.csv``, ``.tsv``, ``.csv.gz``, ``.parquet`` file (or a directory holding a
+    path : a ``.csv``, ``.tsv``, ``.csv.gz``, ``.parquet``, ``.jsonl`` file (or a directory holding a
         PersonaX-like table, mapped as a released table)
     columns : the columns to use (default: all); categorical columns are added if not listed
     categorical : columns to encode as integer codes with labels

@@ -142,8 +142,10 @@ def read_dot(path: str | Path) -> Graph:
 
 # ---------------------------------------------------------------------- PNG
 def tier_layout(graph: Graph, tiers: Sequence[Sequence[str]] | None = None) -> dict[str, tuple[float, float]]:
-    """Node positions: one column per tier (earliest left), staggered so edges within a column do
-    not run through other nodes; a circle when there are no tiers."""
+    """Node positions: one column per tier (earliest left); a circle when there are no tiers.
+
+    Edges within a column are drawn as arcs bulging outwards (see :func:`draw_png`), so they do
+    not run through the other nodes of the column."""
     nodes = list(graph.nodes)
     tiers = [[v for v in t if v in nodes] for t in (tiers or [])]
     tiers = [t for t in tiers if t]
@@ -162,16 +164,21 @@ def tier_layout(graph: Graph, tiers: Sequence[Sequence[str]] | None = None) -> d
         m = len(t)
         for r, v in enumerate(t):
             y = 0.0 if m == 1 else 1.0 - 2.0 * r / (m - 1)
-            dx = 0.22 * (1 if r % 2 else -1) if m > 2 else 0.0
-            pos[v] = (x0 + dx, y)
+            pos[v] = (x0, y)
     return pos
 
 
-def _bezier(p0: np.ndarray, p1: np.ndarray, bend: float, n: int = 80) -> np.ndarray:
+def _bezier(p0: np.ndarray, p1: np.ndarray, bend: float, n: int = 80, side: float = 0.0,
+            offset: float = 0.0) -> np.ndarray:
+    """A quadratic curve from p0 to p1 whose control point is ``bend`` x length + ``offset`` off
+    the chord (towards +x when ``side`` > 0, -x when < 0, else left of the direction of travel)."""
     mid = (p0 + p1) / 2
     d = p1 - p0
-    normal = np.array([-d[1], d[0]])
-    ctrl = mid + bend * normal
+    length = float(np.hypot(*d)) or 1.0
+    normal = np.array([-d[1], d[0]]) / length
+    if side and normal[0] * side < 0:
+        normal = -normal
+    ctrl = mid + (bend * length + offset) * normal
     t = np.linspace(0, 1, n)[:, None]
     return (1 - t) ** 2 * p0 + 2 * (1 - t) * t * ctrl + t**2 * p1
 
@@ -193,7 +200,8 @@ def draw_png(graph: Graph, path: str | Path, tiers: Sequence[Sequence[str]] | No
     ax.set_aspect("auto")
     xs = [p[0] for p in pos.values()] or [0.0]
     ys = [p[1] for p in pos.values()] or [0.0]
-    ax.set_xlim(min(xs) - 0.55, max(xs) + 0.55)
+    ncol = len({round(x, 6) for x in xs})
+    ax.set_xlim(min(xs) - (1.0 if ncol > 1 else 0.55), max(xs) + (1.0 if ncol > 1 else 0.55))
     ax.set_ylim(min(ys) - 0.18, max(ys) + 0.18)
     ax.axis("off")
     # box half-sizes in data units, from the figure size, for clipping edges at the node boxes
@@ -230,9 +238,13 @@ def draw_png(graph: Graph, path: str | Path, tiers: Sequence[Sequence[str]] | No
     tier_of = {v: k for k, t in enumerate(tiers or []) for v in t}
     for e in graph.edges:
         p0, p1 = np.array(pos[e.source], float), np.array(pos[e.target], float)
-        same_col = tiers and tier_of.get(e.source) == tier_of.get(e.target)
-        bend = 0.25 if same_col else 0.06
-        curve = _bezier(p0, p1, bend)
+        same_col = bool(tiers) and abs(p0[0] - p1[0]) < 1e-9
+        if same_col:  # arc outwards: left of the leftmost column, right of the others
+            col_half = max(half[v][0] for v in graph.nodes if abs(pos[v][0] - p0[0]) < 1e-9)
+            curve = _bezier(p0, p1, 0.12, side=-1.0 if p0[0] <= min(xs) + 1e-9 else 1.0,
+                            offset=2 * col_half + 0.1)
+        else:
+            curve = _bezier(p0, p1, 0.04)
         keep = np.array([not inside(pt, e.source) and not inside(pt, e.target) for pt in curve])
         if keep.sum() < 2:
             continue

@@ -716,7 +716,7 @@ def run_search(data: np.ndarray, names: Sequence[str], kinds: Sequence[str], *, 
     if progress:
         from tqdm.auto import tqdm
 
-        bar_ctx = tqdm(desc=f"{algorithm.upper()} CI tests ({test})", unit="test", leave=False, file=None)
+        bar_ctx = tqdm(desc=f"{algorithm.upper()} CI tests ({test})", unit="test", leave=False, disable=None)
     info: dict[str, Any] = {}
     with bar_ctx as bar:
         log = TestLog(citest, names, alpha, progress=bar)
@@ -742,6 +742,59 @@ def _maybe_cached(citest: Any, cache_dir: Any, names: Sequence[str]) -> Any:
     except ImportError:  # pragma: no cover - the cache module is optional
         return citest
     return CachedTest(citest, cache_dir, names)
+
+
+@dataclass
+class DiscoveryPlan:
+    """What a discovery run will do, settled (and validated) before any work starts."""
+
+    variables: list[str]
+    kinds: list[str]
+    data: np.ndarray
+    test: str
+    knowledge: Knowledge
+
+
+def plan_discovery(ds: Any, algorithm: str = "pc", test: str = "auto", alpha: float = 0.05,
+                   llm: str = "aggregate") -> DiscoveryPlan:
+    """Validate the inputs of :func:`discover` and resolve ``test='auto'``; one-line errors.
+
+    Raises :class:`~causaltraits.errors.CausalTraitsError` subclasses for an alpha outside
+    (0, 1), an unknown algorithm, test or LLM, all-missing or constant variables, too few
+    complete rows, and a contingency-table test on continuous columns.
+    """
+    from causaltraits.independence import get_test_class
+
+    try:
+        alpha_ok = 0.0 < float(alpha) < 1.0
+    except (TypeError, ValueError):
+        alpha_ok = False
+    if not alpha_ok:
+        raise ParameterError(f"alpha must be in (0, 1), got {alpha}")
+    if str(algorithm).lower() not in ALGORITHMS:
+        raise ParameterError(f"unknown algorithm '{algorithm}'; expected one of {', '.join(ALGORITHMS)}")
+    cols = ds.analysis_variables(llm)
+    ds.check_variables(cols)
+    data = ds.matrix(cols)
+    kinds = ds.kinds(cols)
+    test_used = choose_test(kinds, data) if test == "auto" else str(test)
+    get_test_class(test_used)  # unknown name -> one-line error
+    check_test_fits(test_used, cols, kinds, data, where=ds.source or ds.name)
+    return DiscoveryPlan(list(cols), list(kinds), data, test_used, Knowledge.from_dataset(ds, cols))
+
+
+def _truth_for(ds: Any, cols: Sequence[str], llm: str) -> Graph | None:
+    """The dataset's true graph over ``cols`` (trait nodes renamed to one LLM's columns)."""
+    from causaltraits.discovery.graph import Edge
+
+    truth = ds.truth
+    if llm != "aggregate":
+        rename = dict(zip(ds.trait_columns("aggregate"), ds.trait_columns(llm)))
+        truth = Graph([rename.get(v, v) for v in truth.nodes],
+                      [Edge(rename.get(e.source, e.source), rename.get(e.target, e.target), e.type) for e in truth.edges])
+    if not set(cols) <= set(truth.nodes):
+        return None
+    return truth.restricted(cols)
 
 
 def discover(ds: Any, algorithm: str = "pc", test: str = "auto", alpha: float = 0.05, llm: str = "aggregate",
@@ -775,21 +828,11 @@ def discover(ds: Any, algorithm: str = "pc", test: str = "auto", alpha: float = 
     >>> print(res.summary())                             # doctest: +SKIP
     """
     from causaltraits.discovery.scores import score_graphs
-    from causaltraits.independence import get_test_class
 
-    if not (0.0 < float(alpha) < 1.0):
-        raise ParameterError(f"alpha must be in (0, 1), got {alpha}")
-    if algorithm.lower() not in ALGORITHMS:
-        raise ParameterError(f"unknown algorithm '{algorithm}'; expected one of {', '.join(ALGORITHMS)}")
-    cols = ds.analysis_variables(llm)
-    ds.check_variables(cols)
-    data = ds.matrix(cols)
-    kinds = ds.kinds(cols)
-    test_used = choose_test(kinds, data) if test == "auto" else test
-    get_test_class(test_used)  # unknown name -> one-line error
-    check_test_fits(test_used, cols, kinds, data, where=ds.source or ds.name)
+    plan = plan_discovery(ds, algorithm=algorithm, test=test, alpha=alpha, llm=llm)
+    cols, kinds, data, test_used = plan.variables, plan.kinds, plan.data, plan.test
     if knowledge is None:
-        knowledge = Knowledge.from_dataset(ds, cols)
+        knowledge = plan.knowledge
     t0 = time.perf_counter()
     graph, log, info = run_search(data, cols, kinds, algorithm=algorithm, test=test_used, alpha=alpha,
                                   knowledge=knowledge, seed=seed, max_depth=max_depth, pds_depth=pds_depth,
@@ -801,8 +844,8 @@ def discover(ds: Any, algorithm: str = "pc", test: str = "auto", alpha: float = 
     truth = None
     scores = None
     if getattr(ds, "truth", None) is not None:
-        truth = ds.truth.restricted(cols) if set(ds.truth.nodes) != set(cols) else ds.truth
-        if set(truth.nodes) == set(cols):
+        truth = _truth_for(ds, cols, llm)
+        if truth is not None:
             scores = score_graphs(graph, truth)
     return DiscoveryResult(
         graph=graph, citests=log.frame(), adjacencies=_adjacency_frame(cols, log, graph),

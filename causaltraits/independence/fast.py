@@ -193,17 +193,33 @@ class LowRankKCI(FeatureCITest):
 
     def features(self, cols: Sequence[int], m: int, rows: np.ndarray | None, joint: bool = False,
                  z_block: bool = False) -> np.ndarray:
-        """Nystrom features of the (non-constant) columns ``cols``; cached on complete data.
+        """Centred Nystrom features of the columns ``cols`` on ``rows``.
 
-        ``joint`` marks the joint block of a conditioning set, whose width is the median
-        heuristic divided by sqrt(number of numeric columns); ``z_block`` a single-column block
-        of a conditioning set, whose width is multiplied by ``z_width``.
+        The feature map (width, landmarks, standardisation) is fitted once on every row where
+        ``cols`` are observed and cached, so all tests share one kernel per column set, and
+        test-wise deletion only selects rows. ``joint`` marks the joint block of a conditioning
+        set, whose width is the median heuristic divided by sqrt(number of numeric columns);
+        ``z_block`` a single-column block of a conditioning set, whose width is multiplied by
+        ``z_width``.
         """
         key = (tuple(cols), m, joint, z_block)
-        if rows is None and key in self._feature_cache:
+        full = self._feature_cache.get(key)
+        if full is None:
+            full = self._fit_features(list(cols), m, joint, z_block)
+            if full.nbytes <= self.cache_bytes:
+                self._feature_cache[key] = full
+                self._cached_bytes += full.nbytes
+                while self._cached_bytes > self.cache_bytes:
+                    self._cached_bytes -= self._feature_cache.popitem(last=False)[1].nbytes
+        else:
             self._feature_cache.move_to_end(key)
-            return self._feature_cache[key]
-        num, cat, kept = self._split(cols, rows)
+        sub = full if rows is None else full[rows]
+        return sub - sub.mean(axis=0)
+
+    def _fit_features(self, cols: list[int], m: int, joint: bool, z_block: bool) -> np.ndarray:
+        """Features on all rows (NaN where ``cols`` are not all observed), seeded by the columns."""
+        own = self.rows(cols)
+        num, cat, kept = self._split(cols, own)
         rng = np.random.default_rng([self.seed, 104729, m, *kept])
         width = median_width(num, rng) if num.shape[1] else 1.0
         if z_block:
@@ -213,12 +229,11 @@ class LowRankKCI(FeatureCITest):
             # resolution of a single column, which the regression on z needs (calibration)
             width /= math.sqrt(num.shape[1])
         feats = nystrom_features(num, cat, m, width, rng, all_discrete=bool(self._discrete[kept].all()))
-        if rows is None and feats.nbytes <= self.cache_bytes:
-            self._feature_cache[key] = feats
-            self._cached_bytes += feats.nbytes
-            while self._cached_bytes > self.cache_bytes:
-                self._cached_bytes -= self._feature_cache.popitem(last=False)[1].nbytes
-        return feats
+        if own is None:
+            return feats
+        full = np.full((self.data.shape[0], feats.shape[1]), np.nan)
+        full[own] = feats
+        return full
 
     def _compute(self, x, y, z, rows):
         with single_thread_blas():

@@ -18,9 +18,17 @@ conditional
 
 What is different (and faster)
 ------------------------------
-- ``Rz`` comes from one symmetric eigendecomposition of ``Kzc`` (causal-learn calls ``pinv``,
-  an SVD, three times slower); ``Kzc + eps I`` is well conditioned, so the two agree to
-  round-off.
+- ``Rz`` is kept as ``I - U diag(c) U'`` with ``U, lambda`` the eigenpairs of ``Kzc`` and
+  ``c = lambda / (lambda + eps)`` (causal-learn calls ``pinv``, an SVD, several times slower);
+  ``Kzc + eps I`` is well conditioned, so the two agree to round-off.
+- Low rank where it is exact: a Gaussian kernel on at most two continuous dimensions (x, y, Z,
+  and [x, Z/2] when |Z| = 1) has numerical rank far below n. For n >= 300 such a kernel is
+  factored by pivoted Cholesky, ``K = F F' + E`` with ``E`` positive semi-definite and every
+  entry of ``E`` below 1e-12 (round-off level, as a dense eigendecomposition), and the test runs
+  on the factors: ``Rz`` from the SVD of the centred ``F_z``, ``KxR = G G'`` with
+  ``G = Rz F_x``, eigenpairs from the SVD of ``G``, statistic ``|Gx' Gy|_F^2``. Cost O(n^2 r)
+  instead of O(n^3); p-values agree with causal-learn to ~1e-9 relative. Kernels whose factor
+  would exceed rank n/3, or on more dimensions, use the dense path.
 - The gamma moments ``tr(UU')`` and ``tr((UU')^2)`` of causal-learn's n x (kx ky) product
   matrix ``UU`` are computed as ``sum(diag(Ax) diag(Ay))`` and ``sum((Ax * Ay)^2)`` with
   ``Ax = Vx Vx'`` the truncated ``KxR`` (the same numbers, O(n^2 k) instead of O(n^2 k^2)).

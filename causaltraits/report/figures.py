@@ -466,6 +466,29 @@ def agreement_figure(profile: dict[str, Any], title: str = "Data: agreement betw
     return fig
 
 
+def history_figure(history: Sequence[dict[str, Any]], title: str = "CRL: training history",
+                   subtitle: str | None = None) -> "Figure":
+    """Loss curves per epoch from a list of ``{"epoch": k, "<name>_loss": value, ...}`` records."""
+    fig = page(title, subtitle)
+    left, bottom, width, height = body_rect(fig, top_extra=0.2)
+    ax = fig.add_axes((left + 0.08, bottom + height * 0.5, width - 0.1, height * 0.45))
+    epochs = [h.get("epoch", i + 1) for i, h in enumerate(history)]
+    keys = [k for k in history[0] if k.endswith("loss")]
+    for j, k in enumerate(keys):
+        ys = [h.get(k, np.nan) for h in history]
+        ax.plot(epochs, ys, marker="o" if len(epochs) <= 30 else None, markersize=3,
+                color=RATER_COLOURS[j % len(RATER_COLOURS)], label=clean_text(k.replace("_", " ")))
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    ax.grid(color="#dddddd", linewidth=0.5)
+    if keys:
+        ax.legend(fontsize=8, frameon=False)
+    return fig
+
+
 # ---------------------------------------------------------------------- graph drawing
 def _layout(nodes: list[str]) -> dict[str, np.ndarray]:
     n = len(nodes)
@@ -609,4 +632,4 @@ def fit_figure(fig: "Figure", title: str, subtitle: str | None = None, landscape
 
 __all__ = ["page", "footer", "text_pages", "table_pages", "format_cell", "missingness_figure",
            "trait_distribution_figure", "agreement_figure", "draw_graph", "graph_figure", "image_page",
-           "fit_figure", "clean_text", "A4_PORTRAIT", "A4_LANDSCAPE"]
+           "fit_figure", "history_figure", "clean_text", "A4_PORTRAIT", "A4_LANDSCAPE"]

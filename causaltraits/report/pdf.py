@@ -28,7 +28,7 @@ import re
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -115,7 +115,8 @@ def read_run(path: str | Path) -> RunDir:
         kinds.append("independence")
     if (p / "adjacencies.csv").is_file() or ("discover" in cmd and (p / "graph.json").is_file()):
         kinds.append("discover")
-    if (p / "metrics.json").is_file() or (p / "latent_graph.json").is_file() or "crl" in cmd:
+    if any((p / f).is_file() for f in ("metrics.json", "latent_graph.json", "learned_graph.json", "benchmark.json")) \
+            or "crl" in cmd:
         kinds.append("crl")
     return RunDir(p, manifest, profile if isinstance(profile, dict) else None, kinds)
 
@@ -150,15 +151,13 @@ def _short(v: Any, n: int = 200) -> Any:
 
 
 # ---------------------------------------------------------------------- section builders
-Pages = list  # list of Figure
-
-
 @dataclass
 class Section:
+    """One section of the report: its page figures, each page's title, or why it was skipped."""
+
     name: str
     pages: list = field(default_factory=list)
     skipped: str | None = None
-    # (page title, index within section) of the pages, for the contents
     titles: list[str] = field(default_factory=list)
 
     def add(self, figs: Iterable[Any], title: str) -> None:
@@ -237,7 +236,7 @@ def _runs_section(runs: Sequence[RunDir]) -> Section:
             for k, v in (m.get("versions") or {}).items():
                 if base.get(k) != v:
                     rows.append([r.label, f"version {k}", v])
-    rows = [[a, b, str(F.format_cell(c))] for a, b, c in rows]
+    rows = [[a, b, "none" if c is None else str(F.format_cell(c))] for a, b, c in rows]
     sec.add(F.table_pages("Runs: parameters, seed and timings", ["run", "setting", "value"], rows,
                           max_col_chars=70), "Runs: parameters, seed and timings")
     return sec
@@ -533,6 +532,34 @@ def _discovery_section(runs: Sequence[RunDir]) -> Section:
     return sec
 
 
+_CRL_GRAPHS = (
+    ("graph.json", "CRL: PC graph over the learned latents"),
+    ("learned_graph.json", "CRL: latent graph learned by the model"),
+    ("latent_graph.json", "CRL: graph among the latents"),
+    ("graph_true_latents.json", "CRL: PC graph over the true latents"),
+)
+
+
+def _benchmark_rows(summary: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
+    keys: list[str] = []
+    for stats in summary.values():
+        keys += [k for k in stats if k not in keys]
+    cols = ["method"]
+    for k in keys:
+        cols += [f"{k} mean", f"{k} sd"] if any(isinstance(summary[m].get(k), dict) for m in summary) else [k]
+    rows = []
+    for m, stats in summary.items():
+        row: list[Any] = [m]
+        for k in keys:
+            v = stats.get(k)
+            if any(isinstance(summary[x].get(k), dict) for x in summary):
+                row += [v.get("mean"), v.get("std")] if isinstance(v, dict) else [v, None]
+            else:
+                row.append(v)
+        rows.append(row)
+    return cols, rows
+
+
 def _crl_section(runs: Sequence[RunDir]) -> Section:
     sec = Section("CRL")
     crl = [r for r in runs if "crl" in r.kinds]
@@ -541,21 +568,42 @@ def _crl_section(runs: Sequence[RunDir]) -> Section:
         return sec
     for run in crl:
         p = run.path
+        n_before = len(sec.pages)
+        bench = p / "benchmark.json"
+        if bench.is_file():
+            b = _read_json(bench, "benchmark.json")
+            summary = b.get("summary") if isinstance(b, dict) else None
+            if isinstance(summary, dict) and summary:
+                cols, rows = _benchmark_rows(summary)
+                sec.add(F.table_pages("CRL: benchmark (variant digits)", cols, rows, subtitle=run.label,
+                                      landscape=True, note="Mean and standard deviation over seeds, each model "
+                                      "scored on a held-out test split: MCC and R^2 compare the learned with the "
+                                      "true latents; skeleton F1 and SHD compare the PC graph over the learned "
+                                      "latents with the true latent graph."), "CRL: benchmark (variant digits)")
         if (p / "metrics.json").is_file():
             m = _read_json(p / "metrics.json", "metrics.json")
             rows = [[k, _short(v)] for k, v in _flatten(m)]
             sec.add(F.table_pages("CRL: metrics", ["metric", "value"], rows, subtitle=run.label,
-                                  note="R^2 and MCC compare learned latents with the true ones where known "
-                                       "(synthetic data), measured on held-out data."), "CRL: metrics")
-        for name, title in (("latent_graph.json", "CRL: graph among the latents"),
-                            ("graph.json", "CRL: graph")):
-            if (p / name).is_file():
-                g = _read_json(p / name, name)
-                if isinstance(g, dict) and "nodes" in g and "edges" in g:
-                    sec.add([F.graph_figure(g, title, f"{run.label}; {name}")], title)
-        if not sec.pages:
-            sec.add(F.text_pages(f"CRL: {run.label}", [("p", "This CRL run has no metrics.json or latent graph.")]),
-                    f"CRL: {run.label}")
+                                  note="MCC and R^2 compare the learned latents with the true ones where they are "
+                                       "known (demo data), on the held-out test rows."), "CRL: metrics")
+        if (p / "history.json").is_file():
+            hist = _read_json(p / "history.json", "history.json")
+            if isinstance(hist, list) and hist and isinstance(hist[0], dict):
+                sec.add([F.history_figure(hist, "CRL: training history", run.label)], "CRL: training history")
+        for name, title in _CRL_GRAPHS:
+            if not (p / name).is_file():
+                continue
+            g = _read_json(p / name, name)
+            if not (isinstance(g, dict) and "nodes" in g and "edges" in g):
+                continue
+            png = p / (name[:-5] + ".png")
+            if png.is_file():
+                sec.add([F.image_page(title, png, f"{run.label}; {name}")], title)
+            else:
+                sec.add([F.graph_figure(g, title, f"{run.label}; {name}")], title)
+        if len(sec.pages) == n_before:
+            sec.add(F.text_pages(f"CRL: {run.label}", [("p", "This CRL run has no metrics, benchmark or latent "
+                                                                "graph files to show.")]), f"CRL: {run.label}")
     return sec
 
 
@@ -677,7 +725,17 @@ def build_report(run_dirs: str | Path | Sequence[str | Path], out: str | Path | 
                     F.footer(fig, label, f"page {i} of {len(pages)}")
                     pdf.savefig(fig)
                     fig.clear()
+            _chmod_like_new_file(tmp)
     return out_path
+
+
+def _chmod_like_new_file(path: Path) -> None:
+    """Give a temporary file (created 0600) the permissions an ordinary new file would get."""
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(path, 0o666 & ~mask)
 
 
 @contextlib.contextmanager

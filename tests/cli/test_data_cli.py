@@ -73,12 +73,17 @@ def test_fetch_prints_licence_and_loads(run, tmp_path, monkeypatch):
     with hubmod.FakeHub({"Persona-X/celebpersona": files}) as hub:
         hubmod.use_hub(monkeypatch, hub.url)
         r = run("data", "fetch", "celeb", "--data-dir", tmp_path / "d")
-    assert r.exit_code == 0, r.output
-    assert "non-commercial academic research" in r.stdout and "surveillance" in r.stdout
-    assert f"into {tmp_path / 'd' / 'celeb'}" in r.stdout and "sha256 recorded in fetch.json" in r.stdout
-    assert "celeb: 60 rows" in r.stdout
-    manifest = json.loads((tmp_path / "d" / "celeb" / "fetch.json").read_text())
-    assert set(manifest["files"]) == set(files)
+        assert r.exit_code == 0, r.output
+        assert "non-commercial academic research" in r.stdout and "surveillance" in r.stdout
+        assert f"fetched: Persona-X/celebpersona at commit {hubmod.COMMIT} in {tmp_path / 'd' / 'celeb'}" in r.stdout
+        assert "sha256 recorded in fetch.json" in r.stdout
+        assert "celeb: 60 rows" in r.stdout
+        manifest = json.loads((tmp_path / "d" / "celeb" / "fetch.json").read_text())
+        assert set(manifest["files"]) == set(files)
+        r = run("data", "fetch", "celeb", "--data-dir", tmp_path / "d")
+        assert r.exit_code == 0 and "already on disk, files match fetch.json" in r.stdout
+        r = run("data", "fetch", "celeb", "--data-dir", tmp_path / "d", "--force")
+        assert r.exit_code == 0 and "fetched: " in r.stdout
 
 
 def test_fetch_network_failure_is_one_line_and_writes_nothing(run, tmp_path, monkeypatch):
@@ -159,3 +164,15 @@ def test_info_reports_files_and_aggregate_checks(run, tmp_path):
     assert "files read: data/train-00000-of-00001.parquet" in r.stdout
     assert "released aggregate differs from the LLM median in 0 row(s)" in r.stdout
     assert "face: Arched_Eyebrows, Big_Nose, Pointy_Nose, High_Cheekbones" in r.stdout
+
+
+def test_export_demo_dataset(run, tmp_path):
+    from causaltraits.data import load_dataset
+
+    out = tmp_path / "demo.csv"
+    r = run("data", "export", "athle-demo", out)
+    assert r.exit_code == 0, r.output
+    ds = load_dataset("athle-demo")
+    back = pd.read_csv(out)
+    assert list(back.columns) == list(ds.frame.columns)
+    np.testing.assert_allclose(back.to_numpy(dtype=float), ds.frame.to_numpy(dtype=float), rtol=1e-15, equal_nan=True)

@@ -68,12 +68,12 @@ def _encode_scores(mat: np.ndarray, how: str, fmt: str) -> list:
     out = []
     for row in mat.astype(int).tolist():
         if how == "arrow_list":
-            out.append(row if fmt == "parquet" else json.dumps(row))
+            out.append(row if fmt != "csv" else json.dumps(row))
         elif how == "json":
             out.append(json.dumps(row))
         elif how == "dict":
             d = dict(zip("OCEAN", row))
-            out.append(d if fmt == "parquet" else json.dumps(d))
+            out.append(d if fmt != "csv" else json.dumps(d))
         elif how == "pydict":
             out.append(repr(dict(zip("OCEAN", row))))
         elif how == "pylist":
@@ -110,7 +110,7 @@ def source_frame(truth: dict, *, fmt: str = "parquet", scores: str = "columns", 
         mat = truth["raw"][llm]
         if embeddings == "list":
             e = truth["emb"][f"text_{llm}"]
-            cols[f"{prefix}_description"] = [list(r) for r in e] if fmt == "parquet" else [json.dumps(list(r)) for r in e]
+            cols[f"{prefix}_description"] = [list(r) for r in e] if fmt != "csv" else [json.dumps(list(r)) for r in e]
         if scores == "columns":
             for j, t in enumerate(TRAITS):
                 name = f"{prefix}_{t[0]}" if old else f"{prefix}_{t}"
@@ -126,7 +126,7 @@ def source_frame(truth: dict, *, fmt: str = "parquet", scores: str = "columns", 
             cols["Aggregated_BigFive_score"] = _encode_scores(agg, scores, fmt)
     if embeddings == "list":
         e = truth["emb"]["face"]
-        cols["Profile_picture"] = [list(r) for r in e] if fmt == "parquet" else [json.dumps(list(r)) for r in e]
+        cols["Profile_picture"] = [list(r) for r in e] if fmt != "csv" else [json.dumps(list(r)) for r in e]
     elif embeddings == "columns":
         for i in range(truth["emb"]["face"].shape[1]):
             cols[f"face_emb_{i}"] = truth["emb"]["face"][:, i]
@@ -139,6 +139,8 @@ def write_frame(frame: pd.DataFrame, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix == ".parquet":
         frame.to_parquet(path, index=False)
+    elif path.suffix == ".jsonl":
+        frame.to_json(path, orient="records", lines=True)
     else:
         frame.to_csv(path, index=False)
     return path
@@ -148,7 +150,7 @@ def write_layout(truth: dict, directory: Path, *, split: str | None = None, **kw
     """Write one layout under ``directory``; returns the directory (or the single file)."""
     fmt = kw.get("fmt", "parquet")
     frame = source_frame(truth, **kw)
-    suffix = ".parquet" if fmt == "parquet" else ".csv"
+    suffix = {"parquet": ".parquet", "csv": ".csv", "jsonl": ".jsonl"}[fmt]
     if split is None:
         return write_frame(frame, directory / f"{truth['kind']}persona{suffix}")
     if split == "train":

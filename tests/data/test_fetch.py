@@ -12,7 +12,7 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
-from causaltraits.data.personax import LICENCE_TERMS, fetch, load_personax, status
+from causaltraits.data.personax import LICENCE_TERMS, fetch, load_personax, status, verify
 from causaltraits.errors import DatasetNotFound
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
@@ -160,7 +160,7 @@ def test_refetch_replaces_atomically_and_failure_keeps_the_old_copy(tmp_path, px
         before = (root / "athle" / "fetch.json").read_text()
         hub.fail_downloads = True
         with pytest.raises(DatasetNotFound) as e:
-            fetch("athle", data_dir=root)
+            fetch("athle", data_dir=root, force=True)
     assert "\n" not in str(e.value)
     assert "could not download Persona-X/athlepersona" in str(e.value)
     assert (root / "athle" / "fetch.json").read_text() == before  # old copy untouched
@@ -187,3 +187,26 @@ def test_network_down_is_one_line(tmp_path, hub_env):
         fetch("athle", data_dir=tmp_path / "d")
     assert "\n" not in str(e.value) and f"127.0.0.1:{port}" in str(e.value)
     assert list((tmp_path / "d").iterdir()) == []
+
+
+def test_second_fetch_of_same_commit_is_skipped_unless_damaged_or_forced(tmp_path, px, hub_env):
+    _, files = released_files(px, tmp_path)
+    root = tmp_path / "data"
+    with FakeHub({"Persona-X/athlepersona": files}) as hub:
+        hub_env(hub.url)
+        assert fetch("athle", data_dir=root)["up_to_date"] is False
+        assert verify("athle", data_dir=root) == []
+        n_downloads = sum(p.startswith("/datasets/") for _, p in hub.requests)
+        again = fetch("athle", data_dir=root)
+        assert again["up_to_date"] is True
+        assert sum(p.startswith("/datasets/") for _, p in hub.requests) == n_downloads  # nothing downloaded
+        # a damaged file is detected by its hash and fetched again
+        victim = root / "athle" / "data" / "train-00000-of-00001.parquet"
+        data = bytearray(victim.read_bytes())
+        data[100] ^= 0xFF
+        victim.write_bytes(bytes(data))
+        assert verify("athle", data_dir=root) == ["data/train-00000-of-00001.parquet"]
+        assert fetch("athle", data_dir=root)["up_to_date"] is False
+        assert verify("athle", data_dir=root) == []
+        assert fetch("athle", data_dir=root, force=True)["up_to_date"] is False
+    assert sorted(p.name for p in root.iterdir()) == ["athle"]

@@ -93,6 +93,14 @@ def test_celeb_layouts(tmp_path, px, fmt, scores, categorical, face):
     assert ds.roles.face == px.FACE
 
 
+@pytest.mark.parametrize("scores", ["arrow_list", "dict", "columns"])
+def test_json_lines_layout(tmp_path, px, scores):
+    truth = px.make_truth("celeb", seed=19)
+    path = px.write_layout(truth, tmp_path, fmt="jsonl", scores=scores)
+    assert path.suffix == ".jsonl"
+    check_against_truth(load_released_path(path, name="celeb"), truth, px)
+
+
 def test_same_content_hash_from_csv_and_parquet(tmp_path, px):
     truth = px.make_truth("celeb", seed=3)
     a = load_released_path(px.write_layout(truth, tmp_path / "a", fmt="csv", scores="json"), name="celeb")

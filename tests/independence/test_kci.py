@@ -24,7 +24,7 @@ def _table(n, seed=0):
 CASES = [(0, 1, ()), (0, 3, ()), (0, 1, (2,)), (0, 1, (2, 3)), (1, 4, (2,)), (3, 4, (0, 2))]
 
 
-@pytest.mark.parametrize("n", [150, 250, pytest.param(600, marks=pytest.mark.slow), pytest.param(1000, marks=pytest.mark.slow)])
+@pytest.mark.parametrize("n", [150, pytest.param(250, marks=pytest.mark.slow), pytest.param(600, marks=pytest.mark.slow), pytest.param(1000, marks=pytest.mark.slow)])
 def test_matches_causallearn_default(n):
     data = _table(n, seed=n)
     ref = CIT(data, "kci")
@@ -95,3 +95,46 @@ def test_delta_kernel_for_categorical():
     assert delta(0, 1) < 1e-6 and delta(0, 2) > 0.01
     # the Gaussian option is causal-learn's treatment of codes as numbers
     assert gauss(0, 2) == pytest.approx(CIT(data, "kci")(0, 2), rel=1e-6)
+
+
+def test_lowrank_path_matches_causallearn():
+    # n = 300 with the low-rank threshold lowered: every kernel on <= 2 dimensions is factored
+    data = _table(300, seed=21)
+    ref = CIT(data, "kci")
+    t = KCI(data)
+    t.lowrank_min_n = 0
+    for x, y, z in [(0, 1, (2,)), (0, 4, (2,)), (0, 1, (2, 3))]:
+        assert t(x, y, z) == pytest.approx(ref(x, y, z), rel=1e-6, abs=1e-14), (x, y, z)
+    used = {v[0] for k, v in t._cache._items.items() if k[0] == "r"}
+    assert "G" in used  # the factored path was exercised
+
+
+# ---------------------------------------------------------------- kernels.py building blocks
+def test_kernel_building_blocks():
+    from causallearn.utils.KCI.GaussianKernel import GaussianKernel
+    from causallearn.utils.KCI.Kernel import Kernel
+    from scipy.spatial.distance import pdist
+
+    from causaltraits.independence import kernels as kn
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(120, 2))
+    ref = GaussianKernel(0.7)
+    k = kn.gaussian_gram(x, ref.width)
+    np.testing.assert_allclose(k, ref.kernel(x), rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(kn.center_gram(k), Kernel.center_kernel_matrix(k), atol=1e-13)
+    np.testing.assert_allclose(kn.sq_distances(x), np.square(np.linalg.norm(x[:, None] - x[None], axis=2)), atol=1e-12)
+    d = pdist(x)
+    assert kn.median_distance(x) == pytest.approx(np.median(d), rel=1e-12)
+    assert kn.median_distance(x, squared=True) == pytest.approx(np.median(d**2), rel=1e-12)
+    codes = rng.integers(0, 3, 50).astype(float)
+    np.testing.assert_array_equal(kn.delta_gram(codes), (codes[:, None] == codes[None]).astype(float))
+    # low-rank factor: every entry of K - F F' within the tolerance, rank far below n
+    z = rng.normal(size=(600, 1))
+    f = kn.lowrank_factor(z, 2.0, tol=1e-12)
+    assert f.shape[1] < 80
+    assert np.abs(kn.gaussian_gram(z, 2.0) - f @ f.T).max() < 1e-11
+    # product with a delta kernel, and the rank cap returning None
+    g = kn.lowrank_factor(z, 2.0, codes=rng.integers(0, 2, 600), tol=1e-12)
+    assert g is not None
+    assert kn.lowrank_factor(rng.normal(size=(300, 4)), 4.0, max_rank=20) is None

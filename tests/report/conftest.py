@@ -128,10 +128,19 @@ def write_discover_run(path: Path, ds: Dataset, n_adj_rows: int = 10, truth: boo
     return path
 
 
-def write_crl_run(path: Path, ds: Dataset) -> Path:
+def write_crl_run(path: Path, ds: Dataset, benchmark: bool = False) -> Path:
+    """A run directory in the layout ``causaltraits crl fit`` (or ``crl benchmark``) writes."""
     path.mkdir(parents=True)
+    if benchmark:
+        write_json(path / "manifest.json", _manifest("crl benchmark", ds, {"seeds": [0, 1]}))
+        write_json(path / "benchmark.json", {"summary": {
+            "crl": {"mcc_pearson": {"mean": 0.91, "std": 0.02}, "r2": {"mean": 0.95, "std": 0.01}, "n_seeds": 2},
+            "autoencoder": {"mcc_pearson": {"mean": 0.62, "std": 0.05}, "r2": {"mean": 0.7, "std": 0.03},
+                            "n_seeds": 2}}})
+        return path
     write_json(path / "manifest.json", _manifest("crl", ds, {"epochs": 5}))
     write_json(path / "metrics.json", {"test": {"r2": 0.91, "mcc": 0.87}, "train": {"r2": 0.95, "mcc": 0.9}})
+    write_json(path / "history.json", [{"epoch": k, "train_loss": 10.0 / k, "val_loss": 12.0 / k} for k in (1, 2, 3)])
     (path / "latent_graph.json").write_text(json.dumps({"nodes": ["z1", "z2", "z3"],
                                                         "edges": [{"source": "z1", "target": "z2", "type": "-->"}]}))
     return path

@@ -17,7 +17,8 @@ TITLES = [
     "Data: LLM agreement table", "Data: insufficient-information answers", "Level I: fisherz - aggregate traits",
     "Level I: fisherz - chatgpt traits", "Level I: dependent pairs - aggregate traits", "Discovery: estimated graph",
     "Discovery: true graph", "Discovery: adjacencies and the CI tests that decided them",
-    "Discovery: scores against the true graph", "CRL: metrics", "CRL: graph among the latents",
+    "Discovery: scores against the true graph", "CRL: metrics", "CRL: training history",
+    "CRL: graph among the latents",
     "Limitations and licence",
 ]
 
@@ -29,7 +30,7 @@ def full_report(runs, tmp_path_factory):
     return path
 
 
-def test_full_report_has_every_section(full_report):
+def test_full_report_has_every_section(full_report, runs):
     assert full_report.is_file() and full_report.read_bytes().startswith(b"%PDF")
     pages = extract_text(full_report)
     text = "\n".join(pages)
@@ -38,7 +39,18 @@ def test_full_report_has_every_section(full_report):
     n = count_pages(full_report)
     assert 20 <= n <= 40
     assert f"page {n} of {n}" in text
-    # numbers from the runs reach the pages: the SHD, the content hash, a dependent pair's q-value
+    # numbers from the runs reach the pages: agreement, dependent pairs' q-values, scores
+    import json
+
+    import pandas as pd
+
+    prof = json.loads((runs["independence"] / "data_profile.json").read_text())
+    for t, a in prof["agreement"]["traits"].items():
+        assert F.format_cell(a["kappa"]["chatgpt~gemini"]) in text and F.format_cell(a["alpha"]) in text
+    summary = pd.read_csv(runs["independence"] / "aggregate" / "summary.csv")
+    assert len(summary) > 0
+    for q in summary["min_qvalue"]:
+        assert F.format_cell(float(q)) in text
     assert "shd" in text and "0.75" in text
     assert "skipped" not in text.split("Limitations and licence")[0]
 
@@ -79,6 +91,11 @@ def test_default_out_overwrite_and_atomicity(runs, tmp_path, monkeypatch):
     shutil.copytree(runs["crl"], run)
     path = build_report(run)
     assert path == run / "report.pdf" and path.is_file()
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~mask  # not the 0600 of a temporary file
     with pytest.raises(OutputError, match="exists"):
         build_report(run, overwrite=False)
     before = path.read_bytes()
@@ -216,3 +233,30 @@ def test_layout_checks_catch_overlaps_and_overflow():
         boxes = [t.get_window_extent(r) for t in (a, b, c)]
         assert _overlaps(boxes) == [(0, 1)]
         assert _inside(boxes[0], fig.bbox.padded(-18)) and not _inside(boxes[2], fig.bbox.padded(-18))
+
+
+def test_crl_benchmark_table(writers, dataset, tmp_path):
+    run = writers.write_crl_run(tmp_path / "bench", dataset, benchmark=True)
+    assert P.read_run(run).kinds == ["crl"]
+    text = "\n".join(extract_text(build_report(run, out=tmp_path / "b.pdf")))
+    assert "CRL: benchmark (variant digits)" in text
+    assert "mcc_pearson mean" in text and "autoencoder" in text and "0.91" in text and "0.62" in text
+
+
+def test_wide_batteries_split_over_pages(tmp_path):
+    import json
+
+    import numpy as np
+    import pandas as pd
+
+    run = tmp_path / "wide"
+    (run / "aggregate").mkdir(parents=True)
+    (run / "manifest.json").write_text(json.dumps({"command": "independence", "parameters": {"alpha": 0.05}}))
+    attrs = [f"Attribute_{i}" for i in range(12)]
+    q = pd.DataFrame(np.linspace(1e-6, 1, 5 * 12).reshape(5, 12), index=pd.Index(["O", "C", "E", "A", "N"],
+                                                                                 name="trait"), columns=attrs)
+    q.to_csv(run / "aggregate" / "qvalues_kci.csv")
+    text = "\n".join(extract_text(build_report(run, out=tmp_path / "w.pdf")))
+    assert "Level I: kci - aggregate traits (1/2)" in text and "Level I: kci - aggregate traits (2/2)" in text
+    assert "Attribute_9" in text and "Attribute_10" in text  # every column on one of the pages
+    assert "Data: skipped - no run directory has a data_profile.json." in text

@@ -1,0 +1,108 @@
+"""Time one CRL fit on variant digits and show where the time goes.
+
+Fits the model once (one seed, ``--rows`` rows, 80% for training as in the benchmark) with timers
+around the hand-written pieces: the numba kernels (fused bias+activation forward, activation
+backward, the structural-model density, Adam) and the dense layers as a whole (whose remainder
+is the BLAS matrix products). Prints a table and writes ``results/benchmarks/crl_profile.json``.
+
+    python benchmarks/crl_profile.py --rows 10000 --epochs 60
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def _timed(store: dict, key: str, fn):
+    @functools.wraps(fn)
+    def wrapper(*a, **k):
+        t = time.perf_counter()
+        try:
+            return fn(*a, **k)
+        finally:
+            store[key] = store.get(key, 0.0) + time.perf_counter() - t
+    return wrapper
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", type=int, default=10_000)
+    ap.add_argument("--epochs", type=int, default=60)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", default="results/benchmarks/crl_profile.json")
+    args = ap.parse_args(argv)
+
+    from causaltraits.crl import layers, model as model_mod, optim, scm
+    from causaltraits.crl.benchmark import LATENT_DIMS, score_latents, split
+    from causaltraits.crl.digits import make_variant_digits
+    from causaltraits.crl.model import CRLConfig, MultiMeasurementCRL
+    from causaltraits.runs import package_versions, write_json
+
+    t = {}
+    layers.bias_act_forward = _timed(t, "numba: bias+activation forward", layers.bias_act_forward)
+    layers.act_backward = _timed(t, "numba: activation backward + bias grad", layers.act_backward)
+    optim.adam_update = _timed(t, "numba: Adam update", optim.adam_update)
+    scm.scm_nll_backward = _timed(t, "numba: structural-model density + grad", scm.scm_nll_backward)
+    layers.Dense.forward = _timed(t, "dense forward (total)", layers.Dense.forward)
+    layers.Dense.backward = _timed(t, "dense backward (total)", layers.Dense.backward)
+    model_mod.MultiMeasurementCRL._loss_and_grad = _timed(
+        t, "loss and gradient (total)", model_mod.MultiMeasurementCRL._loss_and_grad)
+
+    t0 = time.perf_counter()
+    data = make_variant_digits(args.rows, seed=args.seed)
+    t_gen = time.perf_counter() - t0
+    tr, te = split(args.rows, args.seed)
+    m = MultiMeasurementCRL(CRLConfig(latent_dims=list(LATENT_DIMS), epochs=args.epochs), seed=args.seed)
+    # warm the numba cache outside the timed fit (first use compiles or loads from cache)
+    MultiMeasurementCRL(CRLConfig(latent_dims=list(LATENT_DIMS), epochs=1, hidden=[8]), seed=0).fit(
+        data.rows(tr[:200]))
+    t.clear()
+    t0 = time.perf_counter()
+    m.fit(data.rows(tr), progress=True)
+    fit_s = time.perf_counter() - t0
+    epochs = len(m.history_)
+    scores = score_latents(m.transform(data.rows(tr)), m.transform(data.rows(te)),
+                           data.latents[tr], data.latents[te], data.truth(), seed=args.seed)
+
+    numba_fwd = t.get("numba: bias+activation forward", 0.0)
+    numba_bwd = t.get("numba: activation backward + bias grad", 0.0)
+    parts = {
+        "BLAS matrix products (dense forward)": t.get("dense forward (total)", 0.0) - numba_fwd,
+        "BLAS matrix products (dense backward)": t.get("dense backward (total)", 0.0) - numba_bwd,
+        "numba: bias+activation forward": numba_fwd,
+        "numba: activation backward + bias grad": numba_bwd,
+        "numba: structural-model density + grad": t.get("numba: structural-model density + grad", 0.0),
+        "numba: Adam update": t.get("numba: Adam update", 0.0),
+    }
+    parts["other (slicing, sampling, loss terms, validation)"] = fit_s - sum(parts.values())
+    res = {
+        "rows": args.rows, "train_rows": int(len(tr)), "epochs_run": epochs, "max_epochs": args.epochs,
+        "best_epoch": m.best_epoch_, "fit_seconds": fit_s, "epochs_per_s": epochs / fit_s,
+        "generate_seconds": t_gen, "target_fit_seconds": 300, "meets_target": fit_s <= 300,
+        "breakdown_seconds": parts,
+        "breakdown_share": {k: v / fit_s for k, v in parts.items()},
+        "test_mcc_pearson": scores["mcc_pearson"], "test_r2": scores["r2"],
+        "cpu_count": os.cpu_count(), "load_average_1min": os.getloadavg()[0],
+        "machine": platform.machine(), "versions": package_versions(), "argv": sys.argv[1:],
+    }
+    write_json(Path(args.out), res)
+    print(f"CRL fit: {args.rows} rows ({len(tr)} train), {epochs} epochs in {fit_s:.1f} s "
+          f"= {epochs / fit_s:.2f} epochs/s (target <= 300 s: {'met' if fit_s <= 300 else 'NOT met'})")
+    print(f"{'part':<52} {'seconds':>9} {'share':>7}")
+    for k, v in parts.items():
+        print(f"{k:<52} {v:9.2f} {v / fit_s:7.1%}")
+    print(f"test MCC {scores['mcc_pearson']:.3f}, R^2 {scores['r2']:.3f}; load average {res['load_average_1min']:.1f}")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

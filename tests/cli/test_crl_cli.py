@@ -1,0 +1,62 @@
+"""`causaltraits crl benchmark` and `causaltraits crl fit` end to end at tiny sizes."""
+
+import json
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from causaltraits.cli import cli
+from causaltraits.crl.model import MultiMeasurementCRL
+
+
+def _run(args):
+    return CliRunner().invoke(cli, args, catch_exceptions=False)
+
+
+def test_benchmark_tiny_writes_table_and_json(tmp_path):
+    out = tmp_path / "bench"
+    r = _run(["crl", "benchmark", "--seeds", "1", "--rows", "120", "--epochs", "2",
+              "--methods", "crl,autoencoder", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "| crl |" in r.output and "| autoencoder |" in r.output
+    res = json.loads((out / "benchmark.json").read_text())
+    assert {x["method"] for x in res["runs"]} == {"crl", "autoencoder"}
+    for x in res["runs"]:
+        assert 0.0 <= x["mcc_pearson"] <= 1.0 and 0.0 <= x["skeleton_f1"] <= 1.0
+    assert (out / "benchmark.md").read_text().startswith("# CRL benchmark")
+    assert json.loads((out / "manifest.json").read_text())["command"] == "crl benchmark"
+
+
+def test_fit_demo_writes_run_directory(tmp_path):
+    out = tmp_path / "fit"
+    r = _run(["crl", "fit", "--dataset", "athle-demo", "--epochs", "2", "--out", str(out), "--seed", "1"])
+    assert r.exit_code == 0, r.output
+    assert "MCC" in r.output
+    lat = pd.read_parquet(out / "latents.parquet")
+    assert len(lat) == 4181 and {"ID", "split", "text_latent_1", "face_latent_4"} <= set(lat.columns)
+    assert set(lat["split"]) == {"train", "test"}
+    for f in ("graph.json", "learned_graph.json", "data_profile.json", "metrics.json", "manifest.json",
+              "model.npz", "model.json", "history.json"):
+        assert (out / f).exists(), f
+    m = json.loads((out / "metrics.json").read_text())
+    assert 0.0 <= m["truth"]["mcc_pearson"] <= 1.0
+    assert set(m["truth"]["match"]) >= {"text_z0", "face_z0"}
+    model = MultiMeasurementCRL.load(out / "model")
+    assert model.latent_names_[0] == "z1_1"
+
+
+def test_output_errors_are_one_line_and_write_nothing(tmp_path):
+    out = tmp_path / "busy"
+    out.mkdir()
+    (out / "keep.txt").write_text("x")
+    r = CliRunner().invoke(cli, ["crl", "fit", "--dataset", "athle-demo", "--out", str(out)])
+    assert r.exit_code == 2
+    assert "not empty" in r.output and "Traceback" not in r.output
+    assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]
+    r = CliRunner().invoke(cli, ["crl", "benchmark", "--seeds", "0"])
+    assert r.exit_code == 2 and "--seeds" in r.output
+    r = CliRunner().invoke(cli, ["crl", "benchmark", "--seeds", "1", "--rows", "10",
+                                 "--out", str(tmp_path / "few")])
+    assert r.exit_code == 2 and "--rows" in r.output
+    assert not (tmp_path / "few").exists()
