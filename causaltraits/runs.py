@@ -138,6 +138,7 @@ def open_run(out: str | os.PathLike | None, dataset_name: str, force: bool = Fal
     check_output_dir(final, force=force)
     final.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.partial-", dir=final.parent))
+    _normal_mode(staging, directory=True)
     run = Run(final, staging)
     try:
         yield run
@@ -154,6 +155,20 @@ def open_run(out: str | os.PathLike | None, dataset_name: str, force: bool = Fal
     run.path = final
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _umask()  # read once: os.umask is process-wide and setting it is not thread-safe
+
+
+def _normal_mode(path: str | os.PathLike, directory: bool = False) -> None:
+    """mkstemp/mkdtemp create private (0600/0700) entries; give results the user's usual mode."""
+    os.chmod(path, (0o777 if directory else 0o666) & ~_UMASK)
 
 
 def _json_default(o: Any) -> Any:
@@ -184,6 +199,7 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", **kwargs: Any) -> Ite
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
+    _normal_mode(tmp)
     try:
         with open(tmp, mode, **kwargs) as fh:
             yield fh
@@ -201,6 +217,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix or ".tmp", dir=path.parent)
     os.close(fd)
+    _normal_mode(tmp)
     try:
         yield Path(tmp)
         os.replace(tmp, path)

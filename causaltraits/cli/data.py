@@ -160,6 +160,8 @@ def _echo_summary(ds) -> None:
     if ds.info.get("set_missing"):
         click.echo("  set to missing (implausible values): "
                    + ", ".join(f"{k} {v}" for k, v in ds.info["set_missing"].items()))
+    if ds.info.get("duplicate_ids"):
+        click.echo(f"  warning: {ds.info['duplicate_ids']} row(s) repeat an earlier id")
     if ds.info.get("absent"):
         click.echo(f"  expected but absent: {', '.join(ds.info['absent'])}")
     if ds.info.get("unused_columns"):

@@ -451,6 +451,8 @@ def map_frame(frame: pd.DataFrame, schema: Schema, *, name: str, where: str, emb
         info["aggregate"] = "released"
         if recomputed is not None:
             info.update(_compare_aggregate(agg, recomputed))
+        else:
+            info["aggregate"] = "released (not checked: no per-LLM scores in the table)"
     else:
         agg = recomputed
         info["aggregate"] = "recomputed: median of the non-missing LLM scores per trait"

@@ -213,8 +213,9 @@ class LowRankKCI(FeatureCITest):
                     self._cached_bytes -= self._feature_cache.popitem(last=False)[1].nbytes
         else:
             self._feature_cache.move_to_end(key)
-        sub = full if rows is None else full[rows]
-        return sub - sub.mean(axis=0)
+        sub = full.copy() if rows is None else full[rows]
+        sub -= sub.mean(axis=0)
+        return sub
 
     def _fit_features(self, cols: list[int], m: int, joint: bool, z_block: bool) -> np.ndarray:
         """Features on all rows (NaN where ``cols`` are not all observed), seeded by the columns."""
@@ -251,8 +252,7 @@ class LowRankKCI(FeatureCITest):
         if kz:
             # the numeric z columns themselves carry linear trends, which Gaussian features
             # cannot extrapolate to the tails (the misfit there reads as dependence)
-            lin = self._split(kz, rows)[0]
-            blocks = [lin - lin.mean(axis=0)]
+            blocks = [self._split(kz, rows)[0]]  # standardised, so centred
             if len(kz) == 1:
                 blocks.append(self.features(kz, self.num_fz, rows, z_block=True))
             else:

@@ -88,13 +88,17 @@ def _raw_moments(w: np.ndarray, k: int) -> np.ndarray:
     return mu[1:]
 
 
+_HANKEL = {k: np.add.outer(np.arange(k + 1), np.arange(k + 1)) for k in range(1, 9)}
+_STEPS = np.arange(0, 16, dtype=float)
+
+
 def _delta_matrix(lam: float, moments: np.ndarray, order: int) -> np.ndarray:
     """Hankel matrix of the moments shrunk by ``prod (1 + j lam)`` (Lindsay, Pilla, Basak 2000)."""
-    m = np.concatenate(([1.0], moments[: 2 * order]))
-    shrink = np.cumprod(np.concatenate(([1.0, 1.0], 1.0 + lam * np.arange(1, 2 * order))))
-    m = m / shrink
-    idx = np.arange(order + 1)
-    return m[idx[:, None] + idx[None, :]]
+    shrink = np.cumprod(1.0 + lam * _STEPS[: 2 * order])
+    m = np.empty(2 * order + 1)
+    m[0] = 1.0
+    m[1:] = moments[: 2 * order] / shrink
+    return m[_HANKEL[order]]
 
 
 def lpb4_sf(weights: np.ndarray, q: float) -> float:

