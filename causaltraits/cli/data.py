@@ -10,8 +10,6 @@ import click
 from causaltraits.cli.common import split_list
 from causaltraits.errors import OutputError, ParameterError
 
-EXPORT_SUFFIXES = (".csv", ".parquet")
-
 _data_dir_option = click.option(
     "--data-dir", metavar="DIR", envvar="CAUSALTRAITS_DATA", type=click.Path(),
     help="Data root holding <name>/ (or a directory/file holding the table) [env CAUSALTRAITS_DATA; "
@@ -99,33 +97,25 @@ def export_dataset(name: str, out: str, data_dir: str | None, schema: str | None
                    categorical: str | None, no_embeddings: bool, force: bool) -> None:
     """Write the mapped table (numeric, categorical codes, missing as empty) to OUT (.csv or .parquet).
 
-    NAME is a dataset (athle, celeb, athle-demo, celeb-demo) or a path to a table.
+    NAME is a dataset (athle, celeb, athle-demo, celeb-demo) or a path to a table. A parquet
+    export keeps the roles, codes and LLM names: '--data OUT.parquet' gives the same dataset back.
     """
-    from causaltraits.runs import atomic_path
+    from causaltraits.data.tables import EXPORT_SUFFIXES, export_frame
 
     target = Path(out)
-    suffix = target.suffix.lower()
-    if suffix not in EXPORT_SUFFIXES:
+    if target.suffix.lower() not in EXPORT_SUFFIXES:
         raise ParameterError(f"cannot export to {target}: the file name must end in .csv or .parquet")
+    if target.is_dir():
+        raise OutputError(f"{target} is a directory; give a file name ending in .csv or .parquet")
     if target.exists() and not force:
         raise OutputError(f"{target} exists; choose another file or pass --force")
-    if target.exists() and target.is_dir():
-        raise OutputError(f"{target} is a directory; give a file name ending in .csv or .parquet")
     ds = _load(name, data_dir, schema, columns, categorical)
-    frame = ds.frame
-    if no_embeddings:
-        emb = {c for cols in ds.roles.embeddings.values() for c in cols}
-        frame = frame[[c for c in frame.columns if c not in emb]]
-    try:
-        with atomic_path(target) as tmp:
-            if suffix == ".csv":
-                frame.to_csv(tmp, index=False)
-            else:
-                frame.to_parquet(tmp, index=False)
-    except OSError as e:
-        raise OutputError(f"cannot write {target}: {e.strerror or e}") from None
+    frame = export_frame(ds, target, embeddings=not no_embeddings)
+    from causaltraits.data.dataset import Dataset
+
+    written = Dataset(name=ds.name, frame=frame, roles=ds.roles).content_hash
     click.echo(f"wrote {target}: {len(frame)} rows x {frame.shape[1]} columns ({ds.name}, "
-               f"content hash {ds.content_hash[:16]})")
+               f"content hash {written[:16]})")
 
 
 def _load(name: str, data_dir: str | None, schema: str | None, columns: str | None, categorical: str | None):

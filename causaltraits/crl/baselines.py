@@ -23,7 +23,7 @@ import numpy as np
 
 from causaltraits.crl.model import CRLConfig, MultiMeasurementCRL
 
-PUBLISHED_STEPS = 300
+PUBLISHED_STEPS = 50
 
 
 @dataclass

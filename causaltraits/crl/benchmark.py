@@ -51,8 +51,12 @@ def score_latents(Z_train, Z_test, true_train, true_test, truth, alpha: float = 
 
 def run_benchmark(seeds: Sequence[int] = (0, 1, 2, 3, 4), rows: int = 10_000, mnist: str | None = None,
                   methods: Sequence[str] = tuple(METHODS), epochs: int = 60, progress: bool = False,
-                  log: Callable[[str], None] | None = None) -> dict:
-    """Run every method on every seed; returns ``{"runs": [...], "summary": {...}, "settings": {...}}``."""
+                  log: Callable[[str], None] | None = None,
+                  on_seed: Callable[[dict], None] | None = None) -> dict:
+    """Run every method on every seed; returns ``{"runs": [...], "summary": {...}, "settings": {...}}``.
+
+    ``on_seed`` is called with the partial result after every seed (to save progress).
+    """
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         raise ParameterError(f"unknown method(s) {', '.join(unknown)}; expected some of {', '.join(METHODS)}")
@@ -81,13 +85,16 @@ def run_benchmark(seeds: Sequence[int] = (0, 1, 2, 3, 4), rows: int = 10_000, mn
             if log is not None:
                 log(f"seed {seed} {name}: MCC {rec['mcc_pearson']:.3f} R2 {rec['r2']:.3f} "
                     f"F1 {rec['skeleton_f1']:.2f} SHD {rec['shd']} ({secs:.0f} s)")
-    return {
-        "settings": {"seeds": list(map(int, seeds)), "rows": rows, "mnist": mnist, "methods": list(methods),
-                     "epochs": epochs, "latents": list(LATENT_NAMES), "test_fraction": 0.2,
-                     "source": data.source},
-        "runs": runs,
-        "summary": summarise(runs, methods),
-    }
+        result = {
+            "settings": {"seeds": list(map(int, seeds)), "rows": rows, "mnist": mnist, "methods": list(methods),
+                         "epochs": epochs, "latents": list(LATENT_NAMES), "test_fraction": 0.2,
+                         "source": data.source, "seeds_done": sorted({r["seed"] for r in runs})},
+            "runs": runs,
+            "summary": summarise(runs, methods),
+        }
+        if on_seed is not None:
+            on_seed(result)
+    return result
 
 
 def summarise(runs: list[dict], methods: Sequence[str]) -> dict:

@@ -21,7 +21,7 @@ ACTIVATIONS = {"linear": 0, "elu": 1, "leaky": 2, "tanh": 3}
 LEAKY_SLOPE = 0.2
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, fastmath=True)
 def bias_act_forward(z, b, kind, slope):
     """In place: ``z[r, j] = act(z[r, j] + b[j])``; returns ``z``."""
     n, m = z.shape

@@ -5,8 +5,6 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
-from scipy.stats import rankdata
 
 # fixed kernel-ridge hyperparameters (inputs standardised; no tuning on the test split)
 KRR_ALPHA = 1e-2
@@ -25,6 +23,9 @@ def mcc(true: np.ndarray, est: np.ndarray, method: str = "pearson") -> dict:
 
     Returns ``{"mcc": float, "per_latent": [...], "match": [est index per true latent]}``.
     """
+    from scipy.optimize import linear_sum_assignment
+    from scipy.stats import rankdata
+
     true, est = np.asarray(true, float), np.asarray(est, float)
     if method == "spearman":
         true = np.apply_along_axis(rankdata, 0, true)

@@ -11,16 +11,24 @@ Model (a variational autoencoder whose prior is a latent structural model):
   every measurement of every modality), and a consistency term
   ``tie/2 * sum_k |mu_mk - mu_m|^2 / sigma^2`` ties the measurements of one modality to one
   latent; it is scale-free because sigma (the posterior scale) scales with the latents;
-- posterior ``q(z | x) = N(mu, diag(sigma^2))`` with a learned sigma per latent; codes likewise
-  with an N(0, I) prior;
+- posterior ``q(z | x) = N(mu, diag(sigma^2))``, ``log sigma`` = a learned per-latent value plus
+  (amortised) the mean of the measurements' encoder offsets; noise codes ``N(code, sigma_c^2)``
+  with a learned per-code sigma_c and an N(0, I) prior; a noise code is used only where a
+  modality has two or more measurements;
 - every measurement has a decoder MLP from ``[s, z_m, c_mk]`` with a Gaussian likelihood whose
   variance is learned per measurement;
 - prior over ``[s, z_1, ..., z_M]``: the additive-noise structural model of
-  :mod:`causaltraits.crl.scm` (independent logistic noise, unit Jacobian, fixed order, L1
-  sparsity on the edge weights).
+  :mod:`causaltraits.crl.scm` (independent noise with a learned per-latent density - a
+  Gaussian mixture by default, logistic optionally -, unit Jacobian, fixed causal order = the
+  latent order, L1 sparsity on the edge weights).
 
-Loss per row: ``-ELBO * 1 + tie + l1 * |edges|``; mini-batch Adam, early stopping on a
-validation part of the training rows. All randomness comes from one ``numpy.random.Generator``.
+Loss per row: ``-ELBO + tie + l1 * |edges|`` with ``-ELBO = reconstruction NLL + beta * (-entropy
+of q - log p(z) under the SCM + KL of the noise codes)``. Scaling all latents by c changes the
+entropy by ``D log c`` and the SCM density by ``-D log c`` (the noise scales s_i are learned),
+so no term is lowered by shrinking the latents.
+
+Training: mini-batch Adam, early stopping on a validation part of the training rows (the best
+validation epoch's parameters are kept). All randomness comes from one ``numpy.random.Generator``.
 
 The same machinery, configured differently, gives the baselines (see
 :mod:`causaltraits.crl.baselines`): ``prior='gaussian'`` (beta-VAE), ``stochastic=False,
@@ -56,6 +64,10 @@ class CRLConfig:
     noise_dim: int = 2
     hidden: list[int] = field(default_factory=lambda: [128, 64])
     prior: str = "scm"            # scm | gaussian | none
+    #: noise density of the structural model: a K-Gaussian mixture per latent (can be sub- or
+    #: super-Gaussian) or the logistic density
+    noise: str = "mixture"        # mixture | logistic
+    noise_components: int = 3
     stochastic: bool = True
     combine: str = "mean"         # mean | independent
     beta: float = 1.0
@@ -69,6 +81,8 @@ class CRLConfig:
     patience: int = 10
     val_fraction: float = 0.1
     learn_obs_var: bool = True
+    #: posterior scale per row from the encoders (on top of a learned per-latent scale)
+    amortised_sigma: bool = True
     dtype: str = "float32"
     #: BLAS threads during fit/transform (None: leave as is). One thread avoids the
     #: oversubscription that makes small products crawl on a shared machine.
@@ -77,6 +91,10 @@ class CRLConfig:
     def check(self) -> None:
         if self.prior not in ("scm", "gaussian", "none"):
             raise ParameterError(f"prior must be scm, gaussian or none, got {self.prior!r}")
+        if self.noise not in ("mixture", "logistic"):
+            raise ParameterError(f"noise must be mixture or logistic, got {self.noise!r}")
+        if self.noise == "mixture" and self.noise_components < 1:
+            raise ParameterError(f"noise_components must be >= 1, got {self.noise_components}")
         if self.combine not in ("mean", "independent"):
             raise ParameterError(f"combine must be mean or independent, got {self.combine!r}")
         if self.n_shared < 0 or any(d < 0 for d in self.latent_dims) or self.noise_dim < 0:
@@ -161,7 +179,8 @@ class MultiMeasurementCRL:
             L, c = cfg.latent_dims[m], self.code_dims_[m]
             encs, decs = [], []
             for k, d in enumerate(mod):
-                encs.append(MLP(st, f"enc{m}.{k}", [d, *cfg.hidden, S + L + c], "elu", "linear"))
+                n_out = S + L + c + (S + L if self._amortised else 0)
+                encs.append(MLP(st, f"enc{m}.{k}", [d, *cfg.hidden, n_out], "elu", "linear"))
                 decs.append(MLP(st, f"dec{m}.{k}", [S + L + c, *reversed(cfg.hidden), d], "leaky", "linear"))
             self.enc_.append(encs)
             self.dec_.append(decs)
@@ -174,13 +193,24 @@ class MultiMeasurementCRL:
         st.declare("scm.V", (D, D), "zeros")
         st.declare("scm.b", (D,), "zeros")
         st.declare("scm.log_s", (D,), "const", -0.5)
+        if cfg.noise == "mixture":
+            K = cfg.noise_components
+            for nm in ("a", "mu", "lsd"):
+                st.declare(f"scm.mix_{nm}", (D, K), "zeros")
         st.allocate(rng)
+        if cfg.noise == "mixture":
+            a0, mu0, lsd0 = _scm.mixture_init(D, cfg.noise_components)
+            st["scm.mix_a"][...], st["scm.mix_mu"][...], st["scm.mix_lsd"][...] = a0, mu0, lsd0
         self.store_ = st
         self.mask_ = np.tril(np.ones((D, D), dtype=np.bool_), -1)
         names = [f"s{i + 1}" for i in range(S)]
         for m, L in enumerate(cfg.latent_dims):
             names += [f"z{m + 1}_{i + 1}" for i in range(L)]
         self.latent_names_ = names
+
+    @property
+    def _amortised(self) -> bool:
+        return self.config.amortised_sigma and self.config.stochastic and self.config.combine == "mean"
 
     def _latent_slices(self) -> list[slice]:
         """Slice of modality m's own latents inside the full latent vector."""
@@ -202,24 +232,36 @@ class MultiMeasurementCRL:
                 for mod, mus, ss in zip(X, self.means_, self.scales_)]
 
     # ------------------------------------------------------------------ forward / backward
-    def _encode(self, Xb: list[list[np.ndarray]], keep: bool) -> tuple[list[list[np.ndarray]], np.ndarray]:
-        """Encoder outputs per measurement and the combined latent means (n x D)."""
+    def _encode(self, Xb: list[list[np.ndarray]], keep: bool, with_sigma: bool = False):
+        """Encoder outputs per measurement and the combined latent means (n x D).
+
+        With ``with_sigma`` also the per-row posterior log-scales (n x D, float64): the learned
+        per-latent scale plus, when amortised, the mean of the measurements' offsets.
+        """
         cfg = self.config
         S = cfg.n_shared
         outs = [[enc.forward(x, keep) for enc, x in zip(encs, mod)] for encs, mod in zip(self.enc_, Xb)]
         n = Xb[0][0].shape[0]
         mu = np.zeros((n, self.D), dtype=self.dtype_)
+        ls = np.zeros((n, self.D)) + self.store_["log_sigma"].astype(np.float64)[None, :]
         sl = self._latent_slices()
         n_meas = sum(len(m) for m in outs)
         for m, mod in enumerate(outs):
-            L = cfg.latent_dims[m]
+            L, c = cfg.latent_dims[m], self.code_dims_[m]
             if cfg.combine == "mean":
                 for o in mod:
                     mu[:, sl[m]] += o[:, S:S + L] / len(mod)
                     if S:
                         mu[:, :S] += o[:, :S] / n_meas
+                    if self._amortised and with_sigma:
+                        off = S + L + c
+                        ls[:, sl[m]] += o[:, off + S:off + S + L] / len(mod)
+                        if S:
+                            ls[:, :S] += o[:, off:off + S] / n_meas
             else:
                 mu[:, sl[m]] = mod[0][:, :L]
+        if with_sigma:
+            return outs, mu, ls
         return outs, mu
 
     def _loss_and_grad(self, Xb: list[list[np.ndarray]], rng: np.random.Generator | None,
@@ -236,9 +278,9 @@ class MultiMeasurementCRL:
         if need_grad:
             st.grad[...] = 0.0
         G = st.grads
-        outs, mu = self._encode(Xb, keep=need_grad)
-        log_sig = st["log_sigma"].astype(np.float64)
-        sig = np.exp(log_sig)
+        outs, mu, log_sig = self._encode(Xb, keep=need_grad, with_sigma=True)
+        sig = np.exp(log_sig)  # n x D
+        dls = np.zeros((n, D))  # d loss / d (per-row log sigma)
         sample = cfg.stochastic and rng is not None
         if sample:
             e = rng.standard_normal((n, D)).astype(dt)
@@ -316,7 +358,7 @@ class MultiMeasurementCRL:
             for m, mod in enumerate(outs):
                 L = cfg.latent_dims[m]
                 cols = [*range(S), *range(sl[m].start, sl[m].stop)]
-                pz = prec_z[cols]
+                pz = prec_z[:, cols]
                 for k, o in enumerate(mod):
                     own = o[:, :S + L].astype(np.float64)
                     dev = own - mu[:, cols].astype(np.float64)
@@ -328,34 +370,45 @@ class MultiMeasurementCRL:
                     loss += 0.5 * w * float(np.sum(dev ** 2 * pz))
                     if need_grad:
                         douts[m][k][:, :S + L] += w * dev * pz
-                        G["log_sigma"][cols] += -w * np.sum(dev ** 2, axis=0) * pz
+                        dls[:, cols] += -w * dev ** 2 * pz
 
         # prior over the latents
         if cfg.prior == "scm":
             W, V = st["scm.W"].astype(np.float64), st["scm.V"].astype(np.float64)
             b, ls = st["scm.b"].astype(np.float64), st["scm.log_s"].astype(np.float64)
             z64 = z.astype(np.float64)
-            dW = np.zeros((D, D)); dV = np.zeros((D, D)); db = np.zeros(D); dls = np.zeros(D)
+            dW = np.zeros((D, D)); dV = np.zeros((D, D)); db = np.zeros(D); dlog_s = np.zeros(D)
             ddz = np.zeros((n, D))
-            loss += _scm.scm_nll_backward(z64, W, V, b, ls, self.mask_, cfg.beta * inv_n, ddz, dW, dV, db, dls)
+            if cfg.noise == "mixture":
+                ma, mm, ml = (st[f"scm.mix_{k}"].astype(np.float64) for k in ("a", "mu", "lsd"))
+                dma, dmm, dml = np.zeros_like(ma), np.zeros_like(mm), np.zeros_like(ml)
+                loss += _scm.scm_nll_backward_mix(z64, W, V, b, ls, self.mask_, ma, mm, ml, cfg.beta * inv_n,
+                                                  ddz, dW, dV, db, dlog_s, dma, dmm, dml)
+            else:
+                loss += _scm.scm_nll_backward(z64, W, V, b, ls, self.mask_, cfg.beta * inv_n,
+                                              ddz, dW, dV, db, dlog_s)
             loss += cfg.l1 * float(np.sum(np.abs(W[self.mask_])) + np.sum(np.abs(V[self.mask_])))
             if cfg.stochastic:
-                loss -= cfg.beta * float(np.sum(log_sig))  # posterior entropy (constant dropped)
+                loss -= cfg.beta * float(np.sum(log_sig)) * inv_n  # posterior entropy (constant dropped)
             if need_grad:
                 dz += ddz
                 G["scm.W"] += dW + cfg.l1 * np.sign(W) * self.mask_
                 G["scm.V"] += dV + cfg.l1 * np.sign(V) * self.mask_
                 G["scm.b"] += db
-                G["scm.log_s"] += dls
+                G["scm.log_s"] += dlog_s
+                if cfg.noise == "mixture":
+                    G["scm.mix_a"] += dma
+                    G["scm.mix_mu"] += dmm
+                    G["scm.mix_lsd"] += dml
                 if cfg.stochastic:
-                    G["log_sigma"] += -cfg.beta
+                    dls += -cfg.beta * inv_n
         elif cfg.prior == "gaussian":
             mu64 = mu.astype(np.float64)
             if cfg.stochastic:
-                loss += cfg.beta * (0.5 * float(np.sum(mu64 ** 2)) * inv_n
-                                    + float(np.sum(0.5 * sig ** 2 - 0.5 - log_sig)))
+                loss += cfg.beta * (0.5 * float(np.sum(mu64 ** 2))
+                                    + float(np.sum(0.5 * sig ** 2 - 0.5 - log_sig))) * inv_n
                 if need_grad:
-                    G["log_sigma"] += cfg.beta * (sig ** 2 - 1.0)
+                    dls += cfg.beta * (sig ** 2 - 1.0) * inv_n
             else:
                 loss += cfg.beta * 0.5 * float(np.sum(mu64 ** 2)) * inv_n
             if need_grad:
@@ -366,7 +419,9 @@ class MultiMeasurementCRL:
 
         # from z to mu and log_sigma (reparameterisation)
         if sample:
-            G["log_sigma"] += np.sum(dz * e, axis=0) * sig
+            dls += dz * e * sig
+        if cfg.stochastic or cfg.tie > 0:
+            G["log_sigma"] += dls.sum(axis=0)
         dmu = dz
         if cfg.prior == "gaussian":
             dmu = dmu + dmu_prior
@@ -378,6 +433,11 @@ class MultiMeasurementCRL:
                     do[:, S:S + L] += dmu[:, sl[m]] / len(mod)
                     if S:
                         do[:, :S] += dmu[:, :S] / sum(len(q) for q in outs)
+                    if self._amortised:
+                        off = S + L + self.code_dims_[m]
+                        do[:, off + S:off + S + L] += dls[:, sl[m]] / len(mod)
+                        if S:
+                            do[:, off:off + S] += dls[:, :S] / sum(len(q) for q in outs)
                 elif k == 0:
                     do[:, :L] += dmu[:, sl[m]]
                 self.enc_[m][k].backward(np.ascontiguousarray(do, dtype=dt), need_dx=False)

@@ -6,7 +6,8 @@ import numba
 import numpy as np
 
 
-@numba.njit(cache=True, nogil=True)
+# fastmath lets the loop vectorise (sqrt and division); it is still deterministic run to run
+@numba.njit(cache=True, nogil=True, fastmath=True)
 def adam_update(theta, grad, m, v, lr, beta1, beta2, eps, t):
     """One Adam step in place (Kingma & Ba, bias-corrected), ``t`` counts from 1."""
     c1 = 1.0 - beta1 ** t

@@ -25,7 +25,7 @@ Biography (tier 0)::
 
     League      ~ Categorical(PGA .10, Bundesliga .12, PremierLeague .12, NBA .12, NFL .30,
                               NHL .16, ATP .08)
-    Birthyear   = round(by_mean[League] + by_sd[League] * U)        (golfers ~10 years older)
+    Birthyear   = clip(round(by_mean[League] + by_sd[League] * U), 1968, 2004)  (golfers older)
     Birthmonth  ~ uniform 1..12;   Birthday ~ uniform 1..28          (no truth edges; see below)
     Longitude   = region centre + region sd * U, region ~ lon_mix[League]   (region is not
                   stored; it only moves the longitude)
@@ -57,7 +57,7 @@ Biography (tier 0)::
     Gender      ~ Bernoulli(0.45) (1 = Male; codes Female, Male)
     Occupation  ~ Categorical(occ_probs[Gender])   (Actor, Musician, Model, Athlete, Presenter,
                                                     Politician, Director, Writer)
-    Birthyear   = round(by_mean[Occupation] + 11 * U)
+    Birthyear   = clip(round(by_mean[Occupation] + 11 * U), 1925, 2003)
     Birthmonth, Birthday as for athletes
     Longitude   = region centre + region sd * U, region ~ lon_mix (one mixture for everybody)
     Latitude    = g(Longitude) + 5 * U
@@ -72,11 +72,14 @@ Latent traits (``by = (Birthyear - 1970) / 12``), each then standardised; face l
     Extraversion*      = e_occ[Occupation] + U
     Pointy_Nose        = 1{U < sigmoid(-0.4 - 1.0 Gender)} (a Bernoulli draw)
     Openness*          = o_occ[Occupation] + 0.35 Extraversion* + 0.45 Pointy_Nose + U
-    face_z0 (adiposity) = std(0.9 std(Weight) + U);          Double_Chin       = 1{face_z0 > 1.1}
-    face_z1 (hairline)  = std(1.3 Gender - 0.6 by + U);      Receding_Hairline = 1{face_z1 > 0.9}
-    face_z2 (smile)     = std(-0.9 Gender + 0.55 Agreeableness* + U);
-                                                             High_Cheekbones   = 1{face_z2 > 0.1}
-    face_z3 (brow arch) = std(-1.6 Gender + U);              Arched_Eyebrows   = 1{face_z3 > 0.5}
+    face_z0 (adiposity) = std(0.9 std(Weight) + U);           Double_Chin       ~ B(P(face_z0, 0, 0.55))
+    face_z1 (hairline)  = std(1.0 Gender - 0.7 by + 1.2 U);     Receding_Hairline ~ B(P(face_z1, 0, 0.5))
+    face_z2 (smile)     = std(-0.6 Gender + 0.55 Agreeableness* + U);
+                                                              High_Cheekbones   ~ B(P(face_z2, 0.05, 0.9))
+    face_z3 (brow arch) = std(-1.0 Gender + U);               Arched_Eyebrows   = 1{face_z3 > 0.5}
+    (B(p) is a Bernoulli draw; P(z, lo, hi) = lo + (hi - lo) (z - min z) / (max z - min z) maps the
+    factor linearly onto [lo, hi] over the generated rows, so E[attribute | parents] is linear
+    in the parents: a threshold would add a curvature that linear CI tests read as extra edges)
     Bushy_Eyebrows = Bernoulli(sigmoid(-2.2 + 1.5 Gender)),  Big_Nose = Bernoulli(sigmoid(-1.8 + 1.4 Gender))
     Big_Lips, Oval_Face, Narrow_Eyes: Bernoulli(0.24, 0.28, 0.12), no parents
 
@@ -199,7 +202,7 @@ _BIAS = {
 _ZERO_RATE = {
     "chatgpt": (0.05, 0.06, 0.05, 0.08, 0.15),
     "gemini": (0.07, 0.08, 0.06, 0.10, 0.19),
-    "llama": (0.09, 0.11, 0.08, 0.13, 0.25),
+    "llama": (0.09, 0.11, 0.08, 0.13, 0.22),
 }
 _CUTS = (-0.55, 0.55)
 
@@ -232,6 +235,11 @@ def _std(v: np.ndarray) -> np.ndarray:
 
 def _sigmoid(a: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-a))
+
+
+def _affine_prob(z: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """``z`` mapped linearly onto [lo, hi] over the generated rows (exactly linear, no clipping)."""
+    return lo + (hi - lo) * (z - z.min()) / (z.max() - z.min())
 
 
 def _logit(p: float) -> float:
@@ -322,7 +330,7 @@ def _athle(seed: int) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, di
     league = _categorical(r, np.tile([0.10, 0.12, 0.12, 0.12, 0.30, 0.16, 0.08], (n, 1)))
     by_mean = np.array([1986.0, 1997.0, 1996.0, 1996.0, 1997.0, 1996.0, 1996.0])
     by_sd = np.array([6.0, 4.0, 4.0, 4.0, 3.5, 4.0, 4.5])
-    birthyear = np.round(by_mean[league] + by_sd[league] * _noise(r, n, "laplace"))
+    birthyear = np.clip(np.round(by_mean[league] + by_sd[league] * _noise(r, n, "laplace")), 1968.0, 2004.0)
     month, day = _birthdays(r, n)
     regions = list(_REGIONS)
     lon_mix = np.array([  # NAm WEu EEu SAm Afr Oce Asia
@@ -393,7 +401,7 @@ def _celeb(seed: int) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, di
     ])
     occupation = _categorical(r, occ_probs[gender])
     by_mean = np.array([1972.0, 1970.0, 1982.0, 1978.0, 1968.0, 1955.0, 1960.0, 1958.0])
-    birthyear = np.round(by_mean[occupation] + 11.0 * _noise(r, n, "laplace"))
+    birthyear = np.clip(np.round(by_mean[occupation] + 11.0 * _noise(r, n, "laplace")), 1925.0, 2003.0)
     month, day = _birthdays(r, n)
     regions = list(_REGIONS)
     mix = np.array([0.55, 0.22, 0.05, 0.04, 0.03, 0.03, 0.08])
@@ -417,10 +425,14 @@ def _celeb(seed: int) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, di
     f = _rng(seed, "celeb:face")
     face_z = np.column_stack([
         _std(0.9 * _std(weight) + _noise(f, n, "uniform")),
-        _std(1.3 * gender - 0.6 * by + _noise(f, n, "uniform")),
-        _std(-0.9 * gender + 0.55 * agree + _noise(f, n, "uniform")),
-        _std(-1.6 * gender + _noise(f, n, "laplace")),
+        _std(1.0 * gender - 0.7 * by + 1.2 * _noise(f, n, "gamma")),
+        _std(-0.6 * gender + 0.55 * agree + _noise(f, n, "uniform")),
+        _std(-1.0 * gender + _noise(f, n, "laplace")),
     ])
+    # A face attribute with continuous parents is present with a probability linear in its
+    # factor, so E[attribute | parents] is linear in the parents: a threshold (or a clipped
+    # probability) would add a curvature that linear CI tests read as extra edges. Arched
+    # eyebrows depend on gender only, where any function is linear.
     face = {
         "Arched_Eyebrows": face_z[:, 3] > 0.5,
         "Big_Nose": f.uniform(size=n) < _sigmoid(-1.8 + 1.4 * gender),
@@ -428,10 +440,10 @@ def _celeb(seed: int) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, di
         "Bushy_Eyebrows": f.uniform(size=n) < _sigmoid(-2.2 + 1.5 * gender),
         "Big_Lips": f.uniform(size=n) < 0.24,
         "Oval_Face": f.uniform(size=n) < 0.28,
-        "Double_Chin": face_z[:, 0] > 1.1,
-        "Receding_Hairline": face_z[:, 1] > 0.9,
+        "Double_Chin": f.uniform(size=n) < _affine_prob(face_z[:, 0], 0.0, 0.55),
+        "Receding_Hairline": f.uniform(size=n) < _affine_prob(face_z[:, 1], 0.0, 0.5),
         "Narrow_Eyes": f.uniform(size=n) < 0.12,
-        "High_Cheekbones": face_z[:, 2] > 0.1,
+        "High_Cheekbones": f.uniform(size=n) < _affine_prob(face_z[:, 2], 0.05, 0.9),
     }
 
     m = _rng(seed, "celeb:missing")

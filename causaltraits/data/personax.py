@@ -139,19 +139,33 @@ def locate(name: str, data_dir: str | os.PathLike | None = None) -> Path:
     if data_dir is not None:
         candidates.append(root)  # a directory or file given directly
     looked = []
-    for c in candidates:
+    for i, c in enumerate(candidates):
         if c in looked:
             continue
         looked.append(c)
-        if c.is_file() and is_data_file(c):
+        named = i < 3  # a folder named after the dataset; the bare root must also look like it
+        if c.is_file() and is_data_file(c) and (named or not _looks_like_other(key, [c])):
             return c
-        if c.is_dir() and table_files(c):
-            return c
+        if c.is_dir():
+            files = table_files(c)
+            if files and (named or not _looks_like_other(key, files)):
+                return c
     where = " and ".join(str(c) for c in looked)
     raise DatasetNotFound(
         f"{key}: the released {TITLES[key]} table is not on disk (looked in {where}); fetch it with "
         f"'causaltraits data fetch {key}' (or pass --data-dir DIR), or run offline with the bundled '{key}-demo'"
     )
+
+
+def _looks_like_other(key: str, files: list[Path]) -> bool:
+    """True when the tables' columns mark them as the other released dataset (League vs Occupation/face)."""
+    try:
+        found = [infer_schema(pd.DataFrame(columns=read_columns(f))) for f in files]
+    except DataError:
+        return False
+    athle = any("League" in s.bio_categorical for s in found)
+    celeb = any(("Occupation" in s.bio_categorical) or s.face for s in found)
+    return (key == "athle" and celeb and not athle) or (key == "celeb" and athle and not celeb)
 
 
 # ---------------------------------------------------------------------------------- loading
@@ -183,13 +197,9 @@ def load_personax(name: str, data_dir: str | os.PathLike | None = None,
     key = _check_name(name)
     path = locate(key, data_dir)
     ds = load_released_path(path, name=key, schema=schema, embeddings=embeddings)
-    manifest = (path if path.is_dir() else path.parent) / MANIFEST
-    if manifest.is_file():
-        try:
-            ds.info["fetch"] = {k: v for k, v in json.loads(manifest.read_text()).items() if k != "files"}
-        except (OSError, json.JSONDecodeError):
-            pass
-        fetched = ds.info.get("fetch", {})
+    fetched = _read_manifest(path if path.is_dir() else path.parent)
+    if fetched:
+        ds.info["fetch"] = {k: v for k, v in fetched.items() if k != "files"}
         if fetched.get("repo"):
             ds.source = f"{fetched['repo']}@{str(fetched.get('commit', ''))[:12]} ({path})"
     return ds
@@ -201,22 +211,38 @@ def load_released_path(path: str | os.PathLike, name: str, schema: str | os.Path
     p = Path(path)
     user = schema if isinstance(schema, Schema) or schema is None else load_schema(schema)
     if p.is_dir():
-        frame, notes = _read_directory(p, user)
+        frame, notes = _read_directory(p, user, embeddings)
     else:
-        frame = read_table(p)
+        frame = _read(p, user, embeddings)
         notes = {"files": [str(p)]}
     frame.columns = [str(c) for c in frame.columns]
     inferred = infer_schema(frame, name)
     mapping = user.merged_over(inferred) if user is not None else inferred
     ds = map_frame(frame, mapping, name=name, where=str(p), embeddings=embeddings)
     ds.info = {**notes, **ds.info}
+    if not embeddings:
+        ds.info["embeddings"] = "not read (embeddings=False)"
     ds.source = str(p)
     if name in RELEASED:
         ds.licence = LICENCE_TERMS
     return ds
 
 
-def _read_directory(d: Path, user: Schema | None) -> tuple[pd.DataFrame, dict[str, Any]]:
+def _read(f: Path, user: Schema | None, embeddings: bool) -> pd.DataFrame:
+    """A table file; without ``embeddings`` its embedding columns (found on the first rows) are not read."""
+    if embeddings:
+        return read_table(f)
+    head = read_table(f, nrows=50)
+    head.columns = [str(c) for c in head.columns]
+    inferred = infer_schema(head)
+    mapping = user.merged_over(inferred) if user is not None else inferred
+    skip = {c for src in mapping.embeddings.values() for c in ([src] if isinstance(src, str) else src)}
+    if not skip:
+        return read_table(f)
+    return read_table(f, columns=[c for c in head.columns if c not in skip])
+
+
+def _read_directory(d: Path, user: Schema | None, embeddings: bool = True) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Pick the table file(s) of a directory: shards/splits with the main columns are stacked,
     files with further columns for the same ids are joined on the id column."""
     if user is not None and user.files:
@@ -228,9 +254,24 @@ def _read_directory(d: Path, user: Schema | None) -> tuple[pd.DataFrame, dict[st
         files = table_files(d)
     if not files:
         raise DatasetNotFound(f"{d}: no CSV or parquet table in this directory")
-    groups: dict[tuple[str, ...], list[Path]] = {}
+    # The same table saved in two formats (a.csv and a.parquet) is read once, preferring parquet.
+    by_stem: dict[str, list[Path]] = {}
     for f in files:
-        groups.setdefault(tuple(read_columns(f)), []).append(f)
+        by_stem.setdefault(str(f.relative_to(d))[: -len(table_suffix(f))], []).append(f)
+    preference = (".parquet", ".pq", ".jsonl", ".csv", ".csv.gz", ".tsv", ".tsv.gz", ".json")
+    ignored: list[str] = []
+    chosen = []
+    for stem, fs in by_stem.items():
+        fs = sorted(fs, key=lambda f: preference.index(table_suffix(f)))
+        chosen.append(fs[0])
+        ignored.extend(f"{f.relative_to(d)} (same table as {fs[0].relative_to(d)})" for f in fs[1:])
+    groups: dict[tuple[str, ...], list[Path]] = {}
+    order: dict[tuple[str, ...], list[str]] = {}
+    for f in sorted(chosen):
+        cols = read_columns(f)
+        key = tuple(sorted(cols))
+        groups.setdefault(key, []).append(f)
+        order.setdefault(key, cols)
 
     user_scores = [] if user is None else [c for c, role in user.source_columns()
                                            if role.startswith(("traits", "llm_scores"))]
@@ -238,7 +279,7 @@ def _read_directory(d: Path, user: Schema | None) -> tuple[pd.DataFrame, dict[st
     def has_traits(cols: tuple[str, ...]) -> bool:
         if user_scores:
             return all(c in cols for c in user_scores)
-        s = infer_schema(pd.DataFrame(columns=list(cols)))
+        s = infer_schema(pd.DataFrame(columns=order[cols]))
         return bool(s.traits or s.llm_scores)
 
     main = [cols for cols in groups if has_traits(cols)]
@@ -251,17 +292,16 @@ def _read_directory(d: Path, user: Schema | None) -> tuple[pd.DataFrame, dict[st
     if not main:  # let the mapper explain what is missing, on the largest table
         main = [max(groups, key=lambda c: (len(c), len(groups[c])))]
     main_cols = main[0]
-    frame = _stack(groups[main_cols], d)
+    id_col = (user.id if user and user.id else None) or infer_schema(pd.DataFrame(columns=order[main_cols])).id
+    frame = _stack(groups[main_cols], d, id_col, user, embeddings)
     used = [str(f.relative_to(d)) for f in _split_sorted(groups[main_cols])]
     notes: dict[str, Any] = {"files": used}
-    id_col = (user.id if user and user.id else None) or infer_schema(pd.DataFrame(columns=list(main_cols))).id
-    ignored = []
     for cols, fs in groups.items():
         if cols == main_cols:
             continue
         rel = [str(f.relative_to(d)) for f in fs]
         if id_col and id_col in cols and len(set(cols) - set(main_cols)) > 0:
-            extra = _stack(fs, d)
+            extra = _stack(fs, d, id_col, user, embeddings)
             keep = [id_col, *[c for c in extra.columns if c not in frame.columns]]
             extra = extra[keep]
             if extra[id_col].duplicated().any():
@@ -286,9 +326,29 @@ def _split_sorted(files: list[Path]) -> list[Path]:
     return sorted(files, key=key)
 
 
-def _stack(files: list[Path], d: Path) -> pd.DataFrame:
-    frames = [read_table(f) for f in _split_sorted(files)]
-    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+def _stack(files: list[Path], d: Path, id_col: str | None = None, user: Schema | None = None,
+           embeddings: bool = True) -> pd.DataFrame:
+    """Rows of several files with the same columns (shards, splits), in split order.
+
+    Files that share ids are copies or overlapping versions, not parts of one table: refused.
+    """
+    files = _split_sorted(files)
+    frames = [_read(f, user, embeddings) for f in files]
+    if len(frames) == 1:
+        return frames[0]
+    if id_col is not None:
+        seen: dict[Any, Path] = {}
+        for f, fr in zip(files, frames):
+            ids = set(fr[id_col].dropna().tolist())
+            for g in {seen[i] for i in ids if i in seen}:
+                shared = len(ids & {i for i, h in seen.items() if h == g})
+                raise DataError(
+                    f"{d}: files {g.relative_to(d)} and {f.relative_to(d)} share {shared} id(s) in column "
+                    f"'{id_col}', so they are not parts of one table; name the file(s) to read with "
+                    "\"files\" in a --schema FILE"
+                )
+            seen.update({i: f for i in ids})
+    return pd.concat(frames, ignore_index=True)
 
 
 # ---------------------------------------------------------------------------------- cell parsers
@@ -395,19 +455,17 @@ def map_frame(frame: pd.DataFrame, schema: Schema, *, name: str, where: str, emb
         raise DataError(f"{where}: incomplete Big Five columns: {incomplete[0]}; columns found: "
                         f"{preview(cols_found)}; give the mapping with --schema FILE")
     missing_roles = []
-    if schema.traits is None and not schema.llm_scores:
+    has_traits = schema.traits is not None or bool(schema.llm_scores)
+    generic = bool(schema.other_continuous or schema.other_categorical)
+    if not has_traits and (name in EXPECTED or not generic):
         missing_roles.append("traits (no aggregate or per-LLM Big Five columns recognised)")
-    has_attributes = bool(schema.bio_continuous or schema.bio_categorical or schema.face
-                          or schema.other_continuous or schema.other_categorical)
     if name in EXPECTED and not (schema.bio_continuous or schema.bio_categorical or schema.face):
         missing_roles.append("attributes (no biographical or face columns recognised, e.g. Birthyear, League)")
-    elif not has_attributes and not missing_roles and name not in EXPECTED and not schema.is_generic():
-        pass  # a schema may map scores only; that is the user's choice
     if missing_roles:
         raise DataError(
             f"{where}: cannot map the table to {name}: roles missing: {'; '.join(missing_roles)}; "
             f"columns found: {preview(cols_found)}; say which column plays which role with --schema FILE "
-            "(format: see causaltraits.data.schema)"
+            "(format: python -m pydoc causaltraits.data.schema)"
         )
     schema.check_columns(cols_found, where)
 
@@ -445,6 +503,7 @@ def map_frame(frame: pd.DataFrame, schema: Schema, *, name: str, where: str, emb
         block.columns = [llm_trait_column(llm, t) for t in TRAITS]
         llm_blocks[llm] = block
     recomputed = _median_of(llm_blocks) if llm_blocks else None
+    agg = None
     if schema.traits is not None:
         agg = _trait_block(frame, schema.traits, "aggregate", where, schema, aggregate=True)
         agg.columns = list(TRAITS)
@@ -453,17 +512,18 @@ def map_frame(frame: pd.DataFrame, schema: Schema, *, name: str, where: str, emb
             info.update(_compare_aggregate(agg, recomputed))
         else:
             info["aggregate"] = "released (not checked: no per-LLM scores in the table)"
-    else:
+    elif recomputed is not None:
         agg = recomputed
         info["aggregate"] = "recomputed: median of the non-missing LLM scores per trait"
-    for t in TRAITS:
-        out[t] = agg[t]
-    roles.traits = list(TRAITS)
+    if agg is not None:
+        for t in TRAITS:
+            out[t] = agg[t]
+        roles.traits = list(TRAITS)
+        info["missing_share_traits"] = {t: float(agg[t].isna().mean()) for t in TRAITS}
     for llm, block in llm_blocks.items():
         for c in block.columns:
             out[c] = block[c]
         roles.llm_traits[llm] = list(block.columns)
-    info["missing_share_traits"] = {t: float(agg[t].isna().mean()) for t in TRAITS}
 
     for target, src in schema.other_continuous.items():
         out[target] = numeric_column(frame[src], src, where)
@@ -484,8 +544,6 @@ def map_frame(frame: pd.DataFrame, schema: Schema, *, name: str, where: str, emb
             dims[mod] = int(mat.shape[1])
         mapped = pd.concat([mapped, *blocks], axis=1)
         info["embedding_dims"] = dims
-    elif schema.embeddings:
-        info["embeddings_skipped"] = sorted(schema.embeddings)
 
     ids = None
     if schema.id:
@@ -493,6 +551,8 @@ def map_frame(frame: pd.DataFrame, schema: Schema, *, name: str, where: str, emb
         dup = int(ids.duplicated().sum())
         if dup:
             info["duplicate_ids"] = dup
+        if info.get("aggregate_disagreement_rows"):
+            info["aggregate_disagreement_ids"] = [str(ids.iloc[r]) for r in info["aggregate_disagreement_rows"]]
     if name in EXPECTED:
         absent = [c for role, names in EXPECTED[name].items() for c in names if c not in getattr(roles, role)]
         if absent:

@@ -53,8 +53,13 @@ def read_columns(path: str | os.PathLike) -> list[str]:
         raise DataError(f"{p}: cannot read the header ({_reason(e)}); expected a CSV or parquet table") from None
 
 
-def read_table(path: str | os.PathLike) -> pd.DataFrame:
-    """Read a CSV (``.csv``, ``.tsv``, ``.csv.gz``) or parquet file; one-line :class:`DataError` otherwise."""
+def read_table(path: str | os.PathLike, columns: Sequence[str] | None = None,
+               nrows: int | None = None) -> pd.DataFrame:
+    """Read a CSV (``.csv``, ``.tsv``, ``.csv.gz``), parquet or JSON-lines file.
+
+    ``columns`` reads only those columns (parquet and CSV skip the others while reading);
+    ``nrows`` reads only the first rows. Unreadable files raise a one-line :class:`DataError`.
+    """
     p = Path(path)
     if not p.exists():
         raise DataError(f"{p}: file not found (expected a CSV or parquet table)")
@@ -68,7 +73,12 @@ def read_table(path: str | os.PathLike) -> pd.DataFrame:
         import pyarrow.parquet as pq
 
         try:
-            table = pq.read_table(p)
+            if nrows is not None:
+                pf = pq.ParquetFile(p)
+                batch = next(pf.iter_batches(batch_size=nrows, columns=columns), None)
+                table = pa.Table.from_batches([batch]) if batch is not None else pf.schema_arrow.empty_table()
+            else:
+                table = pq.read_table(p, columns=list(columns) if columns is not None else None)
         except (pa.ArrowException, OSError, ValueError) as e:
             raise DataError(f"{p}: cannot read as parquet (truncated or not a parquet file: {_reason(e)})") from None
         frame = table.to_pandas()
@@ -84,7 +94,9 @@ def read_table(path: str | os.PathLike) -> pd.DataFrame:
                             f"({_reason(e)})") from None
         if frame.shape[1] == 0:
             raise DataError(f"{p}: no columns found (expected one JSON object per row)")
-        return frame
+        if columns is not None:
+            frame = frame[[c for c in frame.columns if c in set(columns)]]
+        return frame if nrows is None else frame.head(nrows)
     if not suf.endswith(".gz"):
         with open(p, "rb") as fh:
             head = fh.read(8192)
@@ -92,7 +104,8 @@ def read_table(path: str | os.PathLike) -> pd.DataFrame:
             raise DataError(f"{p}: binary content, not a text {suf} file (expected comma-separated text)")
     sep = "\t" if suf.startswith(".tsv") else ","
     try:
-        frame = pd.read_csv(p, sep=sep, low_memory=False)
+        frame = pd.read_csv(p, sep=sep, low_memory=False, nrows=nrows,
+                            usecols=(lambda c: c in set(columns)) if columns is not None else None)
     except pd.errors.EmptyDataError:
         raise DataError(f"{p}: the file is empty (expected a header line and rows)") from None
     except (pd.errors.ParserError, UnicodeDecodeError, EOFError, OSError, ValueError) as e:
@@ -184,6 +197,89 @@ def categorical_column(s: pd.Series, col: str, where: str,
     return names.map(lambda v: np.nan if pd.isna(v) else pos[v]).astype("float64"), order
 
 
+# ---------------------------------------------------------------------------------- export
+EXPORT_SUFFIXES = (".csv", ".parquet")
+#: parquet key-value metadata key under which an export records roles, codes and LLM names
+EXPORT_META_KEY = b"causaltraits"
+
+
+def export_frame(ds: Dataset, path: str | os.PathLike, *, embeddings: bool = True) -> pd.DataFrame:
+    """Write the mapped frame (numeric, categorical codes, NaN for missing) to ``.csv`` or ``.parquet``.
+
+    The file is written under a temporary name and renamed when complete. A parquet export also
+    records the roles, codes and LLM names in its metadata, so that loading it again gives the
+    same Dataset (same content hash, same roles).
+
+    Returns
+    -------
+    pandas.DataFrame
+        the frame written.
+    """
+    from causaltraits.errors import OutputError
+    from causaltraits.runs import atomic_path
+
+    p = Path(path)
+    suffix = p.suffix.lower()
+    if suffix not in EXPORT_SUFFIXES:
+        raise OutputError(f"cannot export to {p}: the file name must end in .csv or .parquet")
+    frame = ds.frame
+    roles = ds.roles.to_dict()
+    if not embeddings:
+        emb = {c for cols in ds.roles.embeddings.values() for c in cols}
+        frame = frame[[c for c in frame.columns if c not in emb]]
+        roles["embeddings"] = {}
+    try:
+        with atomic_path(p) as tmp:
+            if suffix == ".csv":
+                frame.to_csv(tmp, index=False)
+            else:
+                import json
+
+                import pyarrow as pa
+                import pyarrow.parquet as pq
+
+                table = pa.Table.from_pandas(frame, preserve_index=False)
+                meta = {"name": ds.name, "source": ds.source, "roles": roles, "llms": list(ds.llms),
+                        "codes": ds.codes, "licence": ds.licence}
+                table = table.replace_schema_metadata({**(table.schema.metadata or {}),
+                                                       EXPORT_META_KEY: json.dumps(meta).encode("utf-8")})
+                pq.write_table(table, tmp)
+    except OSError as e:
+        raise OutputError(f"cannot write {p}: {e.strerror or e}") from None
+    return frame
+
+
+def _exported_dataset(p: Path, stem: str) -> Dataset | None:
+    """A parquet file written by :func:`export_frame`, restored with its roles (None otherwise)."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    try:
+        meta = (pq.read_schema(p).metadata or {}).get(EXPORT_META_KEY)
+    except Exception:  # noqa: BLE001 - unreadable files are reported by read_table
+        return None
+    if not meta:
+        return None
+    try:
+        m = json.loads(meta.decode("utf-8"))
+        roles = Roles.from_dict(m["roles"])
+    except (ValueError, KeyError, TypeError):
+        return None
+    frame = read_table(p)
+    named = [*roles.traits, *roles.bio_continuous, *roles.bio_categorical, *roles.face, *roles.other_continuous,
+             *roles.other_categorical, *(c for v in roles.llm_traits.values() for c in v),
+             *(c for v in roles.embeddings.values() for c in v)]
+    if any(c not in frame.columns for c in named):
+        return None  # edited after export: read as a generic table
+    where = str(p)
+    frame = pd.DataFrame({c: numeric_column(frame[c], c, where) for c in frame.columns})
+    return Dataset(name=m.get("name") or stem, frame=frame, roles=roles, llms=list(m.get("llms", [])),
+                   codes={k: list(v) for k, v in (m.get("codes") or {}).items()}, source=where,
+                   info={"files": [where], "roles_from": "causaltraits export metadata",
+                         "exported_from": m.get("source")}, licence=m.get("licence"))
+
+
 # ---------------------------------------------------------------------------------- generic loader
 def load_table(
     path: str | os.PathLike,
@@ -203,6 +299,9 @@ def load_table(
     schema : a mapping file (JSON, see :mod:`causaltraits.data.schema`) assigning PersonaX roles
     name : dataset name (default: the file stem)
 
+    A parquet file written by ``causaltraits data export`` (:func:`export_frame`) is read back
+    with its roles, codes and LLM names unless ``columns`` or ``categorical`` are given.
+
     Returns
     -------
     Dataset
@@ -221,6 +320,10 @@ def load_table(
         from causaltraits.data.personax import load_released_path
 
         return load_released_path(p, name=stem, schema=schema)
+    if not columns and not categorical and table_suffix(p) in PARQUET_SUFFIXES and p.is_file():
+        restored = _exported_dataset(p, stem)
+        if restored is not None:
+            return restored
     frame = read_table(p)
     where = str(p)
     have = list(map(str, frame.columns))
@@ -257,4 +360,4 @@ def load_table(
     return ds
 
 
-__all__ = ["load_table", "read_table", "read_columns", "numeric_column", "categorical_column", "table_suffix"]
+__all__ = ["load_table", "export_frame", "read_table", "read_columns", "numeric_column", "categorical_column", "table_suffix"]

@@ -343,25 +343,30 @@ def _pd_edge(m: np.ndarray, u: int, v: int) -> bool:
 
 
 def _uncovered_pd_paths(m: np.ndarray, adj: np.ndarray, start: int, first: int, end: int,
-                        limit: int = 20000) -> bool:
-    """Whether an uncovered potentially directed path start, first, ..., end exists."""
+                        budget: int = 4000) -> bool:
+    """Whether an uncovered potentially directed path start, first, ..., end exists.
+
+    Depth-first over simple paths, with a budget on the partial paths explored: on a dense
+    circle-rich PAG the number of paths is exponential, and past the budget the answer is False
+    (the rule is then not applied, which keeps the output sound, only less oriented).
+    """
     if not _pd_edge(m, start, first):
         return False
     if first == end:
         return True
     stack = [(start, first, frozenset((start, first)))]
-    steps = 0
+    pushed = 1
     while stack:
         prev, cur, used = stack.pop()
-        steps += 1
-        if steps > limit:  # pathological graphs: give up (the rule is then not applied)
-            return False
         for nxt in np.flatnonzero(adj[cur]):
             nxt = int(nxt)
             if nxt in used or adj[prev, nxt] or not _pd_edge(m, cur, nxt):
                 continue
             if nxt == end:
                 return True
+            pushed += 1
+            if pushed > budget:
+                return False
             stack.append((cur, nxt, used | {nxt}))
     return False
 
@@ -471,6 +476,15 @@ def _rule4(m: np.ndarray, adj: np.ndarray, sepsets: dict) -> bool:
 def _rules8to10(m: np.ndarray, adj: np.ndarray) -> bool:
     p = m.shape[0]
     changed = False
+    memo: dict[tuple[int, int, int], bool] = {}
+
+    def upd(start: int, first: int, end: int) -> bool:
+        # marks only change on a hit, and the memo is cleared then
+        key = (start, first, end)
+        if key not in memo:
+            memo[key] = _uncovered_pd_paths(m, adj, start, first, end)
+        return memo[key]
+
     for a in range(p):
         for c in range(p):
             # every rule here turns a o-> c into a --> c
@@ -489,23 +503,24 @@ def _rules8to10(m: np.ndarray, adj: np.ndarray) -> bool:
                 for b in range(p):
                     if b in (a, c) or not adj[a, b] or adj[b, c]:
                         continue
-                    if _uncovered_pd_paths(m, adj, a, b, c):
+                    if upd(a, b, c):
                         hit = True
                         break
             # R10: b --> c <-- d, uncovered p.d. paths a..b and a..d with distinct, non-adjacent firsts
             if not hit:
                 parents = [b for b in range(p) if b != a and adj[b, c] and m[b, c] == TAIL and m[c, b] == ARROW]
                 for b, d in combinations(parents, 2):
-                    firsts_b = [u for u in np.flatnonzero(adj[a]) if u != c and _uncovered_pd_paths(m, adj, a, int(u), b)]
+                    firsts_b = [int(u) for u in np.flatnonzero(adj[a]) if u != c and upd(a, int(u), b)]
                     if not firsts_b:
                         continue
-                    firsts_d = [u for u in np.flatnonzero(adj[a]) if u != c and _uncovered_pd_paths(m, adj, a, int(u), d)]
+                    firsts_d = [int(u) for u in np.flatnonzero(adj[a]) if u != c and upd(a, int(u), d)]
                     if any(u != w and not adj[u, w] for u in firsts_b for w in firsts_d):
                         hit = True
                         break
             if hit:
                 m[a, c] = TAIL
                 changed = True
+                memo.clear()
     return changed
 
 
@@ -778,7 +793,9 @@ def plan_discovery(ds: Any, algorithm: str = "pc", test: str = "auto", alpha: fl
     data = ds.matrix(cols)
     kinds = ds.kinds(cols)
     test_used = choose_test(kinds, data) if test == "auto" else str(test)
-    get_test_class(test_used)  # unknown name -> one-line error
+    cls = get_test_class(test_used)  # unknown name -> one-line error
+    if not getattr(cls, "conditional", True):
+        raise ParameterError(f"test '{test_used}' is unconditional; PC and FCI need a conditional CI test")
     check_test_fits(test_used, cols, kinds, data, where=ds.source or ds.name)
     return DiscoveryPlan(list(cols), list(kinds), data, test_used, Knowledge.from_dataset(ds, cols))
 

@@ -97,12 +97,15 @@ class CITest(abc.ABC):
         self.params: dict[str, Any] = {"seed": self.seed, **params}
         self._observed = ~np.isnan(data)
         self._all_observed = bool(self._observed.all())
+        self._incomplete = ~self._observed.all(axis=0)
         self._rows_cache: dict[frozenset[int], np.ndarray | None] = {}
 
     # -------------------------------------------------------------- helpers
     def rows(self, cols: Sequence[int]) -> np.ndarray | None:
         """Indices of rows complete in ``cols`` (None when every row is complete)."""
-        key = frozenset(int(c) for c in cols)
+        # keyed by the incomplete columns only: the complete ones do not change the rows, and a
+        # key per column set kept one index array per distinct test (GBs over a FCI run)
+        key = frozenset(int(c) for c in cols if self._incomplete[int(c)])
         if key not in self._rows_cache:
             if self._all_observed:
                 self._rows_cache[key] = None

@@ -21,6 +21,9 @@ Cost: O(n m^2) per test with m the number of features (12 for x and y, 60 for on
 20 per column + 60 joint for several):
 about linear in n, a few megabytes per feature block. Features are seeded by (seed, columns),
 so they do not depend on call order and are cached between tests (PC reuses the same z sets).
+Missing values: a test uses the rows complete in x, y and z (test-wise deletion); the feature
+map of a column set (standardisation, width, landmarks) is fitted once on all rows where that
+set is observed, so that every test in a search shares one kernel per variable.
 Degenerate inputs follow :mod:`.rcit`: constant x or y gives p = 1, constant z columns are
 dropped, x or y an exact linear function of z gives p = 1.
 """
@@ -34,6 +37,7 @@ from typing import Sequence
 import numba
 import numpy as np
 from scipy import linalg
+from scipy.spatial.distance import pdist
 
 from causaltraits.independence.base import register
 from causaltraits.independence.rcit import (
@@ -46,9 +50,10 @@ from causaltraits.independence.rcit import (
 
 __all__ = ["LowRankKCI", "nystrom_features", "product_kernel"]
 
-DISCRETE_KINDS = ("binary", "ordinal", "categorical")
 #: feature directions with less than this share of the largest variance are dropped
 VARIANCE_FLOOR = 1e-6
+#: up to this many distinct rows the median heuristic uses every pair of rows
+EXACT_WIDTH_ROWS = 150
 #: feature blocks kept between tests, in megabytes
 CACHE_MB = 64
 
@@ -89,49 +94,77 @@ def product_kernel(
     return out
 
 
-def _unique_rows_in_order(values: np.ndarray) -> np.ndarray:
-    """Indices of the first occurrence of each distinct row, in order of appearance."""
-    if values.shape[1] == 1:  # the common case, and much faster than unique(axis=0)
-        _, first = np.unique(values[:, 0], return_index=True)
-    else:
-        _, first = np.unique(values, axis=0, return_index=True)
-    return np.sort(first)
+def distinct_rows(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct rows of ``values`` with the inverse index and the counts (``np.unique`` rows).
 
-
-def nystrom_features(
-    num: np.ndarray,
-    cat: np.ndarray,
-    m: int,
-    width: float,
-    rng: np.random.Generator,
-    all_discrete: bool = False,
-) -> np.ndarray:
-    """Centred Nystrom features (n x r, r <= m) of the product kernel on (num, cat) rows.
-
-    Landmarks are ``m`` distinct rows drawn with ``rng``; when the column set is all discrete
-    the distinct rows are enumerated over the whole sample first, so that no rare level is
-    missed, and used in full when there are at most ``m`` of them (the exact kernel).
+    Ordinal traits, years and codes have few distinct values: every kernel computation below
+    is done once per distinct row and expanded at the end.
     """
-    n = num.shape[0]
-    both = np.hstack((num, cat.astype(np.float64)))
-    if all_discrete:
-        distinct = _unique_rows_in_order(both)
-        pick = distinct if len(distinct) <= m else rng.choice(distinct, size=m, replace=False)
-    else:
-        cand = rng.permutation(n)[: min(n, 8 * m)]
-        pick = cand[_unique_rows_in_order(both[cand])][:m]
-    k_nm = product_kernel(num, cat, num[pick], cat[pick], width)
-    k_mm = k_nm[pick]
-    vals, vecs = linalg.eigh(k_mm, check_finite=False)
+    n, d = values.shape
+    if d == 1:
+        u, inv, cnt = np.unique(values[:, 0], return_inverse=True, return_counts=True)
+        return u[:, None], inv.ravel(), cnt
+    for c in range(d):  # a column without ties makes every row distinct: skip the row sort
+        if np.unique(values[:, c]).size == n:
+            return values, np.arange(n), np.ones(n, dtype=np.int64)
+    u, inv, cnt = np.unique(values, axis=0, return_inverse=True, return_counts=True)
+    return u, inv.ravel(), cnt
+
+
+def weighted_median_width(values: np.ndarray, counts: np.ndarray, inverse: np.ndarray,
+                          rng: np.random.Generator) -> float:
+    """Median of the non-zero pairwise distances between all rows, from the distinct rows.
+
+    Exact (every pair of rows, no sampling) when there are at most ``EXACT_WIDTH_ROWS``
+    distinct rows; otherwise the median over a seeded random subsample of the rows.
+    """
+    if values.shape[1] == 0:
+        return 1.0
+    if len(values) > EXACT_WIDTH_ROWS:
+        return median_width(values[inverse], rng)
+    d = pdist(values)
+    i, j = np.triu_indices(len(values), 1)
+    w = (counts[i] * counts[j]).astype(float)
+    nonzero = d > 0
+    d, w = d[nonzero], w[nonzero]
+    if d.size == 0:
+        return 1.0
+    order = np.argsort(d)
+    cum = np.cumsum(w[order])
+    return float(d[order[np.searchsorted(cum, 0.5 * cum[-1])]])
+
+
+def _nystrom_distinct(u_num: np.ndarray, u_cat: np.ndarray, counts: np.ndarray, m: int, width: float,
+                      rng: np.random.Generator) -> np.ndarray:
+    """Centred, rotated Nystrom features of the distinct rows (weighted by their counts)."""
+    u = len(u_num)
+    n = counts.sum()
+    if u <= m:  # few distinct rows: all of them are landmarks and the features are exact
+        pick = np.arange(u)
+    else:  # landmarks drawn like rows of the sample, without repeating a value
+        pick = np.sort(rng.choice(u, size=m, replace=False, p=counts / n))
+    k_um = product_kernel(u_num, u_cat, u_num[pick], u_cat[pick], width)
+    vals, vecs = linalg.eigh(k_um[pick], check_finite=False)
     keep = vals > vals[-1] * 1e-9
-    feats = k_nm @ (vecs[:, keep] / np.sqrt(vals[keep]))
-    feats -= feats.mean(axis=0)
+    feats = k_um @ (vecs[:, keep] / np.sqrt(vals[keep]))
+    feats -= (counts / n) @ feats
     # rotate to principal axes and drop directions with a negligible share of the variance:
     # they change neither statistic nor null, but cost O(n m^2) each in the products
-    cov = feats.T @ feats
+    cov = (feats * counts[:, None]).T @ feats
     cvals, cvecs = linalg.eigh(cov, check_finite=False)
     keep = cvals > max(cvals[-1], 1e-300) * VARIANCE_FLOOR
     return feats @ cvecs[:, keep][:, ::-1]
+
+
+def nystrom_features(num: np.ndarray, cat: np.ndarray, m: int, width: float, rng: np.random.Generator) -> np.ndarray:
+    """Centred Nystrom features (n x r, r <= m) of the product kernel on (num, cat) rows.
+
+    Landmarks are ``m`` distinct rows drawn with ``rng`` in proportion to their frequency; with
+    at most ``m`` distinct rows all are used and the features span the kernel exactly.
+    """
+    uniq, inverse, counts = distinct_rows(np.hstack((num, cat.astype(np.float64))))
+    k = num.shape[1]
+    return _nystrom_distinct(uniq[:, :k], uniq[:, k:].astype(np.int64), counts, m, width, rng)[inverse]
 
 
 @register("lowrank")
@@ -176,7 +209,6 @@ class LowRankKCI(FeatureCITest):
         self._feature_cache: OrderedDict[tuple, np.ndarray] = OrderedDict()
         self._cached_bytes = 0
         self._categorical = np.array([k == "categorical" for k in self.kinds], dtype=bool)
-        self._discrete = np.array([k in DISCRETE_KINDS for k in self.kinds], dtype=bool)
 
     def _split(self, cols: Sequence[int], rows: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, list[int]]:
         """Standardised numeric block, integer categorical block, and the non-constant columns."""
@@ -213,23 +245,27 @@ class LowRankKCI(FeatureCITest):
                     self._cached_bytes -= self._feature_cache.popitem(last=False)[1].nbytes
         else:
             self._feature_cache.move_to_end(key)
-        sub = full.copy() if rows is None else full[rows]
-        sub -= sub.mean(axis=0)
-        return sub
+        if rows is None and self.rows(list(cols)) is None:
+            return full  # fitted on exactly these rows: already centred (read-only downstream)
+        sub = full[rows] if rows is not None else full
+        return sub - sub.mean(axis=0)
 
     def _fit_features(self, cols: list[int], m: int, joint: bool, z_block: bool) -> np.ndarray:
         """Features on all rows (NaN where ``cols`` are not all observed), seeded by the columns."""
         own = self.rows(cols)
         num, cat, kept = self._split(cols, own)
         rng = np.random.default_rng([self.seed, 104729, m, *kept])
-        width = median_width(num, rng) if num.shape[1] else 1.0
+        uniq, inverse, counts = distinct_rows(np.hstack((num, cat.astype(np.float64))))
+        k = num.shape[1]
+        u_num, u_cat = uniq[:, :k], uniq[:, k:].astype(np.int64)
+        width = weighted_median_width(u_num, counts, inverse, rng)
         if z_block:
             width *= self.z_width
-        if joint and num.shape[1] > 1:
+        if joint and k > 1:
             # the median distance grows like sqrt(d); shrinking by it keeps the per-coordinate
             # resolution of a single column, which the regression on z needs (calibration)
-            width /= math.sqrt(num.shape[1])
-        feats = nystrom_features(num, cat, m, width, rng, all_discrete=bool(self._discrete[kept].all()))
+            width /= math.sqrt(k)
+        feats = _nystrom_distinct(u_num, u_cat, counts, m, width, rng)[inverse]
         if own is None:
             return feats
         full = np.full((self.data.shape[0], feats.shape[1]), np.nan)

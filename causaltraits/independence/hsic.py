@@ -43,7 +43,10 @@ from scipy import stats
 from causaltraits.errors import ParameterError
 from causaltraits.independence import kernels as kn
 from causaltraits.independence.base import register
-from causaltraits.independence.kci import KernelTestBase
+from causaltraits.independence.kci import KernelTestBase, dense_rows, trace_product
+
+#: rows per block when summing over n x n products
+_BLOCK = 512
 
 
 def hsic_gamma_moments(n: int, mu_x: float, mu_y: float, offdiag_sq: float) -> tuple[float, float]:
@@ -93,8 +96,9 @@ class HSIC(KernelTestBase):
             raise ParameterError(f"categorical_kernel must be 'delta' or 'gaussian', got '{categorical_kernel}'")
         super().__init__(data, kinds=kinds, seed=seed, categorical_kernel=categorical_kernel, **params)
 
-    def _centred(self, col: int, rows: np.ndarray | None) -> tuple[np.ndarray, float]:
-        """Centred Gram matrix of one variable and the mean off-diagonal entry of the raw one."""
+    def _centred(self, col: int, rows: np.ndarray | None) -> tuple:
+        """Centred Gram matrix of one variable (``("G", F)`` with ``Kc = F F'``, or ``("K", Kc)``),
+        the mean off-diagonal entry of the raw one, and the diagonal of the centred one."""
         key = ("hsic", col, kn.rows_key(rows))
         hit = self._cache.get(key)
         if hit is not None:
@@ -102,24 +106,34 @@ class HSIC(KernelTestBase):
         block = self._continuous_block([(col, 1.0)], rows)
         med_sq = kn.median_distance(block, squared=True)
         theta = 2.0 / med_sq if med_sq > 0 else 1.0  # 1 / sigma^2 with sigma^2 = med / 2
-        k = self._gram([(col, 1.0)], rows, theta)
-        n = k.shape[0]
-        mu = (float(k.sum()) - float(np.trace(k))) / (n * (n - 1))
-        return self._cache.put(key, (kn.center_gram(k), mu))
+        n = block.shape[0]
+        f = self._factor([(col, 1.0)], rows, theta)
+        if f is not None:
+            total = float(np.sum(f.sum(axis=0) ** 2))  # 1' K 1; the diagonal of K is exactly 1
+            fc = np.ascontiguousarray(f - f.mean(axis=0))
+            value = ("G", fc, (total - n) / (n * (n - 1)), np.einsum("ij,ij->i", fc, fc))
+        else:
+            k = self._gram([(col, 1.0)], rows, theta)
+            mu = (float(k.sum()) - float(np.trace(k))) / (n * (n - 1))
+            kc = kn.center_gram(k)
+            value = ("K", kc, mu, kc.diagonal().copy())
+        return self._cache.put(key, value)
 
     def _compute(self, x, y, z, rows):
         if kn.is_constant(self._column(x, rows)) or kn.is_constant(self._column(y, rows)):
             return 0.0, 1.0, None
-        kx, mu_x = self._centred(x, rows)
-        ky, mu_y = self._centred(y, rows)
-        n = kx.shape[0]
+        kx, ky = self._centred(x, rows), self._centred(y, rows)
+        n = self.data.shape[0] if rows is None else len(rows)
         if n < 6:  # the variance formula needs n > 5
             return float("nan"), float("nan"), None
-        prod = kx * ky
-        stat = float(prod.sum()) / n
-        sq = prod * prod
-        offdiag_sq = float(sq.sum()) - float(np.trace(sq))
-        mean, var = hsic_gamma_moments(n, mu_x, mu_y, offdiag_sq)
+        stat = trace_product(kx, ky) / n
+        # sum over i != j of (Kc * Lc)_ij^2, in row blocks (no n x n temporaries)
+        total = 0.0
+        for start in range(0, n, _BLOCK):
+            prod = dense_rows(kx, start, start + _BLOCK) * dense_rows(ky, start, start + _BLOCK)
+            total += float(np.vdot(prod, prod))
+        offdiag_sq = total - float(np.sum((kx[3] * ky[3]) ** 2))
+        mean, var = hsic_gamma_moments(n, kx[2], ky[2], offdiag_sq)
         if not (mean > 0 and var > 0):
             return stat, float("nan"), None
         shape = mean**2 / var

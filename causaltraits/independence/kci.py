@@ -82,6 +82,22 @@ def gamma_pvalue(stat: float, mean: float, var: float) -> float:
     return float(stats.gamma.sf(stat, shape, loc=0.0, scale=scale))
 
 
+def trace_product(a: tuple, b: tuple) -> float:
+    """``sum(A * B)`` for symmetric A, B given as ``("G", F)`` (``A = F F'``) or ``("K", A)``."""
+    if a[0] == "G" and b[0] == "G":
+        m = a[1].T @ b[1]
+        return float(np.vdot(m, m))
+    if a[0] == "K" and b[0] == "K":
+        return float(np.vdot(a[1], b[1]))
+    k, g = (a[1], b[1]) if a[0] == "K" else (b[1], a[1])
+    return float(np.vdot(k @ g, g))
+
+
+def dense_rows(a: tuple, start: int, stop: int) -> np.ndarray:
+    """Rows ``start:stop`` of a matrix given as ``("G", F)`` or ``("K", A)``."""
+    return a[1][start:stop] @ a[1].T if a[0] == "G" else a[1][start:stop]
+
+
 class KernelTestBase(CITest):
     """Common machinery of the kernel tests: standardised columns, kernels, a bounded cache."""
 
@@ -96,6 +112,8 @@ class KernelTestBase(CITest):
         super().__init__(data, kinds=kinds, seed=seed, **params)
         # cache_bytes changes speed and memory, never a p-value: not in params
         self._cache = kn.MatrixCache(cache_bytes)
+        #: below this many rows every kernel is handled densely (fast enough; tests lower it)
+        self.lowrank_min_n = 300
 
     def _column(self, col: int, rows: np.ndarray | None) -> np.ndarray:
         v = self.data[:, col]
@@ -118,6 +136,17 @@ class KernelTestBase(CITest):
         for c in cat:
             k *= kn.delta_gram(np.ascontiguousarray(self._column(c, rows)))
         return k
+
+    def _factor(self, cols: Sequence[tuple[int, float]], rows: np.ndarray | None, theta: float) -> np.ndarray | None:
+        """Low-rank factor ``F F' = K`` (to round-off) when it pays, else None (use dense)."""
+        cont = [(c, s) for c, s in cols if not self._is_categorical(c)]
+        n = self.data.shape[0] if rows is None else len(rows)
+        if len(cont) > LOWRANK_MAX_DIM or n < self.lowrank_min_n:
+            return None
+        cat = [c for c, _ in cols if self._is_categorical(c)]
+        codes = np.column_stack([self._column(c, rows) for c in cat]) if cat else None
+        return kn.lowrank_factor(self._continuous_block(cols, rows), theta, codes, tol=LOWRANK_TOL,
+                                 max_rank=max(n // 3, 1))
 
     def _continuous_block(self, cols: Sequence[tuple[int, float]], rows: np.ndarray | None) -> np.ndarray:
         cont = [(c, s) for c, s in cols if not self._is_categorical(c)]
@@ -164,12 +193,11 @@ class KCI(KernelTestBase):
             raise ParameterError(f"categorical_kernel must be 'delta' or 'gaussian', got '{categorical_kernel}'")
         super().__init__(data, kinds=kinds, seed=seed, width=width, categorical_kernel=categorical_kernel, **params)
         self.width = width
-        #: below this many rows every kernel is handled densely (fast enough; tests lower it)
-        self.lowrank_min_n = 300
 
     # ------------------------------------------------------------ unconditional pieces
-    def _centred(self, col: int, rows: np.ndarray | None) -> tuple[np.ndarray, float, float]:
-        """Centred kernel of one variable with its trace and squared Frobenius norm."""
+    def _centred(self, col: int, rows: np.ndarray | None) -> tuple:
+        """Centred kernel of one variable, ``("G", F)`` with ``Kc = F F'`` or ``("K", Kc)``,
+        followed by its trace and squared Frobenius norm."""
         key = ("u", col, kn.rows_key(rows))
         hit = self._cache.get(key)
         if hit is not None:
@@ -182,33 +210,27 @@ class KCI(KernelTestBase):
             # to the z-scored one (KCI_CInd standardises first); matched here on purpose.
             raw = self._column(col, rows)[:, None]
             theta = 1.0 if self._is_categorical(col) else kn.median_theta_kci(raw)
-        kc = kn.center_gram(self._gram([(col, 1.0)], rows, theta))
-        value = (kc, float(np.trace(kc)), float(np.vdot(kc, kc)))
+        f = self._factor([(col, 1.0)], rows, theta)
+        if f is not None:
+            fc = np.ascontiguousarray(f - f.mean(axis=0))
+            gram = fc.T @ fc
+            value = ("G", fc, float(np.trace(gram)), float(np.vdot(gram, gram)))
+        else:
+            kc = kn.center_gram(self._gram([(col, 1.0)], rows, theta))
+            value = ("K", kc, float(np.trace(kc)), float(np.vdot(kc, kc)))
         return self._cache.put(key, value)
 
     def _unconditional(self, x, y, rows):
-        kx, tx, sx = self._centred(x, rows)
-        ky, ty, sy = self._centred(y, rows)
-        n = kx.shape[0]
-        stat = float(np.vdot(kx, ky))
-        return stat, gamma_pvalue(stat, tx * ty / n, 2.0 * sx * sy / n**2), None
+        kx, ky = self._centred(x, rows), self._centred(y, rows)
+        n = self.data.shape[0] if rows is None else len(rows)
+        stat = trace_product(kx, ky)
+        return stat, gamma_pvalue(stat, kx[2] * ky[2] / n, 2.0 * kx[3] * ky[3] / n**2), None
 
     # ------------------------------------------------------------ conditional pieces
     def _theta(self, n: int, z: tuple[int, ...], block: np.ndarray) -> float:
         if self.width == "empirical":
             return kn.empirical_theta_kci(n, len(z))
         return kn.median_theta_kci(block)
-
-    def _factor(self, cols: Sequence[tuple[int, float]], rows: np.ndarray | None, theta: float) -> np.ndarray | None:
-        """Low-rank factor ``F F' = K`` (to round-off) when it pays, else None (use dense)."""
-        cont = [(c, s) for c, s in cols if not self._is_categorical(c)]
-        n = self.data.shape[0] if rows is None else len(rows)
-        if len(cont) > LOWRANK_MAX_DIM or n < self.lowrank_min_n:
-            return None
-        cat = [c for c, _ in cols if self._is_categorical(c)]
-        codes = np.column_stack([self._column(c, rows) for c in cat]) if cat else None
-        return kn.lowrank_factor(self._continuous_block(cols, rows), theta, codes, tol=LOWRANK_TOL,
-                                 max_rank=max(n // 3, 1))
 
     def _residualizer(self, z: tuple[int, ...], rows: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         """``Rz = eps (Kzc + eps I)^-1`` as ``I - U diag(c) U'`` (cached per Z and rows).
@@ -261,21 +283,10 @@ class KCI(KernelTestBase):
             value = ("K", kr, np.ascontiguousarray(v[:, keep] * np.sqrt(w[keep])))
         return self._cache.put(key, value)
 
-    @staticmethod
-    def _trace_product(a: tuple, b: tuple) -> float:
-        """``sum(KxR * KyR)`` from the two representations."""
-        if a[0] == "G" and b[0] == "G":
-            m = a[1].T @ b[1]
-            return float(np.vdot(m, m))
-        if a[0] == "K" and b[0] == "K":
-            return float(np.vdot(a[1], b[1]))
-        k, g = (a[1], b[1]) if a[0] == "K" else (b[1], a[1])
-        return float(np.vdot(k @ g, g))
-
     def _conditional(self, x, y, z, rows):
         rx = self._reduced(x, z, rows, with_z=True)
         ry = self._reduced(y, z, rows, with_z=False)
-        stat = self._trace_product(rx, ry)
+        stat = trace_product(rx, ry)
         vx, vy = rx[2], ry[2]
         mean = float(np.dot(np.einsum("ij,ij->i", vx, vx), np.einsum("ij,ij->i", vy, vy)))
         prod = (vx @ vx.T) * (vy @ vy.T)

@@ -24,7 +24,7 @@ Fisher-z. Categorical league codes are thus never treated as numbers.
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 from causaltraits.independence.base import CITest, register
 
@@ -99,9 +99,12 @@ class MixedLR(CITest):
         zz = g[kx + ky:, kx + ky:]
         za = g[kx + ky:, a]
         # residual cross-products of [X, Y] after regression on [1, Z]
-        zinv = np.linalg.pinv(zz, rcond=1e-12, hermitian=True)
-        dz = int(np.linalg.matrix_rank(zz, hermitian=True)) - 1  # without the intercept
-        res = g[a, a] - za.T @ zinv @ za
+        # one eigendecomposition gives both the pseudo-inverse square root and the rank of Z
+        wz, vz = np.linalg.eigh(zz)
+        keep = wz > 1e-12 * max(float(wz[-1]), np.finfo(float).tiny)
+        dz = int(keep.sum()) - 1  # without the intercept
+        proj = za.T @ (vz[:, keep] / np.sqrt(wz[keep]))
+        res = g[a, a] - proj @ proj.T
         wx = self._whitener(res[:kx, :kx], g[:kx, :kx])
         wy = self._whitener(res[kx:, kx:], g[kx:kx + ky, kx:kx + ky])
         dx, dy = wx.shape[1], wy.shape[1]
@@ -118,5 +121,5 @@ class MixedLR(CITest):
                 return float("nan"), float("nan"), float(dx * dy)
         stat = max(-factor * logdet, 0.0)
         dof = dx * dy
-        p = float(stats.chi2.sf(stat, dof))
+        p = float(special.chdtrc(dof, stat))  # chi-square survival; scipy.stats' sf is 50x slower
         return stat, p, float(dof)

@@ -176,3 +176,28 @@ def test_export_demo_dataset(run, tmp_path):
     back = pd.read_csv(out)
     assert list(back.columns) == list(ds.frame.columns)
     np.testing.assert_allclose(back.to_numpy(dtype=float), ds.frame.to_numpy(dtype=float), rtol=1e-15, equal_nan=True)
+
+
+def test_parquet_export_round_trips_roles_and_hash(run, tmp_path):
+    from causaltraits.data import load_dataset
+
+    d = released(tmp_path, kind="celeb")
+    out = tmp_path / "celeb.parquet"
+    r = run("data", "export", "celeb", out)
+    assert r.exit_code == 0, r.output
+    ds = load_released_path(d, name="celeb")
+    back = load_dataset(str(out))
+    assert back.content_hash == ds.content_hash
+    assert f"content hash {ds.content_hash[:16]}" in r.stdout
+    assert back.roles.to_dict() == ds.roles.to_dict()
+    assert back.codes == ds.codes and back.llms == ds.llms and back.name == "celeb"
+    assert back.licence == ds.licence and back.info["roles_from"] == "causaltraits export metadata"
+    assert back.kind("Gender") == "categorical" and back.kind("Big_Nose") == "binary"
+    assert back.tiers(["Gender", "Openness"]) == [["Gender"], ["Openness"]]
+    # asking for generic columns reads it as a generic table instead
+    generic = load_dataset(str(out), columns=["Height", "Openness"])
+    assert generic.roles.other_continuous == ["Height", "Openness"]
+    # a CSV export holds the same numbers
+    out_csv = tmp_path / "celeb.csv"
+    assert run("data", "export", "celeb", out_csv).exit_code == 0
+    np.testing.assert_array_equal(pd.read_csv(out_csv).to_numpy(dtype=float), ds.frame.to_numpy(dtype=float))

@@ -68,15 +68,22 @@ def test_demo_run_writes_everything(runner, tmp_path):
     assert "adjacency P/R/F1" in r.stdout and str(out) in r.stdout
     ct = pd.read_csv(out / "citests.csv", keep_default_na=False)
     assert len(ct) == man["results"]["ci_tests"]
-    # a rerun over it needs --force; with it, the cached CI tests are reused and the files are identical
-    r2 = _invoke(runner, "--dataset", "athle-demo", "--out", str(out))
+
+
+def test_force_rerun_reuses_cache_and_gives_same_files(runner, tmp_path):
+    csv = _categorical_csv(tmp_path / "cat.csv")
+    out = tmp_path / "run"
+    args = ["--data", str(csv), "--categorical", "country", "--out", str(out), "--algorithm", "fci"]
+    assert _invoke(runner, *args).exit_code == 0
+    man = json.loads((out / "manifest.json").read_text())
+    r2 = _invoke(runner, *args)
     assert r2.exit_code == 2 and "not empty" in r2.stderr
-    before = (out / "graph.json").read_bytes(), (out / "citests.csv").read_bytes()
-    r3 = _invoke(runner, "--dataset", "athle-demo", "--out", str(out), "--force")
+    before = [(out / f).read_bytes() for f in ("graph.json", "citests.csv", "adjacencies.csv", "graph.dot")]
+    r3 = _invoke(runner, *args, "--force")
     assert r3.exit_code == 0
-    assert ((out / "graph.json").read_bytes(), (out / "citests.csv").read_bytes()) == before
+    assert [(out / f).read_bytes() for f in ("graph.json", "citests.csv", "adjacencies.csv", "graph.dot")] == before
     man3 = json.loads((out / "manifest.json").read_text())
-    assert man3["results"]["cache_hits"] == man["results"]["ci_tests"]
+    assert man3["results"]["cache_hits"] == man["results"]["ci_tests"] > 0
 
 
 def test_default_run_dir_and_fci(runner, tmp_path):
@@ -142,6 +149,7 @@ def test_bad_inputs_are_one_line_errors(runner, tmp_path):
     _bad(runner, tmp_path, "--data", str(good), "--alpha", "0", *out, match="alpha")
     _bad(runner, tmp_path, "--data", str(good), "--test", "nosuch", *out, match="unknown --test")
     _bad(runner, tmp_path, "--data", str(good), "--test", "chisq", *out, match="continuous")
+    _bad(runner, tmp_path, "--data", str(good), "--test", "hsic", *out, match="unconditional")
     _bad(runner, tmp_path, "--data", str(good), "--algorithm", "ges", *out, match="algorithm")
     _bad(runner, tmp_path, "--dataset", "athle-demo", "--llm", "nosuchllm", *out, match="nosuchllm")
     _bad(runner, tmp_path, "--data", str(good), "--scheduler", "tcp://x:1", *out, match="--bootstrap")
@@ -164,3 +172,26 @@ def test_report_flag_is_guarded(runner, tmp_path, monkeypatch):
     assert r.exit_code == 0
     assert "report not built" in r.stderr
     assert (tmp_path / "o" / "graph.json").exists()
+
+
+def test_bootstrap_writes_stability(runner, tmp_path):
+    csv = _continuous_csv(tmp_path / "cont.csv")
+    out = tmp_path / "o"
+    r = _invoke(runner, "--data", str(csv), "--out", str(out), "--bootstrap", "3", "--seed", "5")
+    assert r.exit_code == 0, r.output
+    st = pd.read_csv(out / "stability.csv")
+    assert len(st) == 6 and set(st.columns) >= {"x", "y", "adjacent", "-->", "o-o", "none", "most_frequent"}
+    assert st.set_index(["x", "y"]).loc[("a", "b"), "adjacent"] == 1.0
+    assert json.loads((out / "manifest.json").read_text())["parameters"]["bootstrap"] == 3
+
+
+def test_scheduler_without_dask_is_one_line(runner, tmp_path):
+    pytest.importorskip("causaltraits")
+    try:
+        import dask.distributed  # noqa: F401
+    except ImportError:
+        csv = _continuous_csv(tmp_path / "cont.csv")
+        _bad(runner, tmp_path, "--data", str(csv), "--bootstrap", "2", "--scheduler", "tcp://127.0.0.1:1",
+             "--out", str(tmp_path / "out"), match="dask")
+    else:  # pragma: no cover - dask installed: an unreachable scheduler must still fail cleanly
+        pytest.skip("dask is installed")

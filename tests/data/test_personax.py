@@ -138,6 +138,7 @@ def test_disagreeing_aggregate_is_reported_not_replaced(tmp_path, px):
     assert ds.info["aggregate_disagreements"] == 3
     assert ds.info["aggregate_disagreements_by_trait"]["Openness"] == 3
     assert ds.info["aggregate_disagreement_rows"] == rows
+    assert ds.info["aggregate_disagreement_ids"] == [truth["ids"][r] for r in rows]
     # kept as released
     assert list(ds.frame.loc[rows, "Openness"]) == list(frame.loc[rows, "Openness"].astype(float))
 
@@ -196,15 +197,32 @@ def test_numbered_embedding_columns(tmp_path, px):
     ds2 = load_released_path(px.write_layout(truth, tmp_path / "none", embeddings=None), name="athle")
     assert ds2.roles.embeddings == {}
     ds3 = load_released_path(path, name="athle", embeddings=False)
-    assert ds3.roles.embeddings == {} and ds3.info["embeddings_skipped"] == ["face"]
+    assert ds3.roles.embeddings == {} and ds3.info["embeddings"] == "not read (embeddings=False)"
+    assert not any("emb" in c for c in ds3.frame.columns)
 
 
 def test_ragged_embeddings_are_refused(tmp_path, px):
     truth = px.make_truth("athle", seed=10)
     frame = px.source_frame(truth)
     frame.at[5, "Profile_picture"] = [0.1, 0.2]
+    path = px.write_frame(frame, tmp_path / "a.parquet")
     with pytest.raises(DataError, match=r"'Profile_picture' \(embedding face\) row 6 has 2 values, earlier rows 16"):
-        load_released_path(px.write_frame(frame, tmp_path / "a.parquet"), name="athle")
+        load_released_path(path, name="athle")
+    # without embeddings the embedding columns are not even read
+    ds = load_released_path(path, name="athle", embeddings=False)
+    assert ds.roles.embeddings == {} and not any("emb" in c for c in ds.frame.columns)
+    check_against_truth(ds, truth, px, embeddings=False)
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv", "jsonl"])
+def test_without_embeddings_same_structured_values(tmp_path, px, fmt):
+    truth = px.make_truth("celeb", seed=23)
+    d = px.write_layout(truth, tmp_path, fmt=fmt, split="shards", scores="json")
+    full = load_released_path(d, name="celeb")
+    light = load_released_path(d, name="celeb", embeddings=False)
+    emb = {c for cols in full.roles.embeddings.values() for c in cols}
+    pd.testing.assert_frame_equal(light.frame, full.frame[[c for c in full.frame.columns if c not in emb]])
+    assert light.info["files"] == full.info["files"]
 
 
 @pytest.mark.parametrize("fmt", ["parquet", "csv"])
@@ -328,3 +346,31 @@ def test_parse_scores_missing(cell):
 def test_parse_scores_refuses(cell):
     with pytest.raises(ValueError):
         parse_scores(cell)
+
+
+def test_same_table_in_two_formats_is_read_once(tmp_path, px):
+    truth = px.make_truth("athle", seed=20)
+    px.write_layout(truth, tmp_path, fmt="csv")
+    px.write_layout(truth, tmp_path, fmt="parquet")
+    ds = load_released_path(tmp_path, name="athle")
+    check_against_truth(ds, truth, px)
+    assert ds.info["files"] == ["athlepersona.parquet"]
+    assert ds.info["ignored_files"] == ["athlepersona.csv (same table as athlepersona.parquet)"]
+
+
+def test_split_files_sharing_ids_are_refused(tmp_path, px):
+    truth = px.make_truth("athle", seed=21)
+    frame = px.source_frame(truth)
+    px.write_frame(frame, tmp_path / "data" / "train.parquet")
+    px.write_frame(frame.iloc[:10], tmp_path / "data" / "test.parquet")
+    with pytest.raises(DataError, match=r"files data/train\.parquet and data/test\.parquet share 10 id\(s\) in "
+                                        r"column 'ID', so they are not parts of one table"):
+        load_released_path(tmp_path, name="athle")
+
+
+def test_bare_data_root_is_not_taken_for_the_other_dataset(tmp_path, px):
+    truth = px.make_truth("celeb", seed=22)
+    px.write_layout(truth, tmp_path)  # tmp_path/celebpersona.parquet, no celeb/ folder
+    check_against_truth(load_personax("celeb", data_dir=tmp_path), truth, px)
+    with pytest.raises(DatasetNotFound, match="athle: the released AthlePersona table is not on disk"):
+        load_personax("athle", data_dir=tmp_path)

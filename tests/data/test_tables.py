@@ -164,3 +164,15 @@ def test_schema_maps_a_generic_table_to_personax_roles(tmp_path, px):
     assert ds.licence is None  # a user's table, not the released data
     with pytest.raises(DataError, match=r"--columns/--categorical apply to generic tables without --schema"):
         load_table(path, schema=schema, columns=["cm"])
+
+
+def test_schema_with_generic_roles_only(tmp_path, survey):
+    survey.to_csv(tmp_path / "s.csv", index=False)
+    sp = tmp_path / "m.json"
+    sp.write_text(json.dumps({"other_continuous": {"Age": "age", "Income": "income"},
+                              "other_categorical": ["country"], "labels": {"country": ["DE", "FR", "IT"]}}))
+    ds = load_table(tmp_path / "s.csv", schema=sp)
+    assert ds.roles.other_continuous == ["Age", "Income"] and ds.roles.other_categorical == ["country"]
+    assert ds.roles.traits == [] and ds.analysis_variables() == ["Age", "Income", "country"]
+    np.testing.assert_array_equal(ds.frame["Age"], survey["age"])
+    assert [ds.codes["country"][int(c)] for c in ds.frame["country"]] == list(survey["country"])

@@ -277,3 +277,59 @@ def test_result_cache_reused(ds, tmp_path):
     assert second.cache_stats == {"hits": 15, "misses": 0}
     pd.testing.assert_frame_equal(first.cells, second.cells)
     assert (tmp_path / "cache" / "citests.jsonl").exists()
+
+
+def test_kernel_tests_equal_causallearn_on_small_data(ds):
+    if "kci" not in available_tests():
+        pytest.skip("kci not implemented yet")
+    from causallearn.utils.cit import CIT
+
+    small = ds.subset(np.arange(120))
+    res = run_battery(small, tests=["kci"], attributes=["Height", "League"],
+                      test_params={"kci": {"categorical_kernel": "gaussian"}})
+    p = res.matrix("pvalues", "kci")
+    for trait in small.trait_columns():
+        for attr in ("Height", "League"):
+            sub = _complete(small, trait, attr)
+            assert p.loc[trait, attr] == pytest.approx(CIT(sub, "kci")(0, 1, []), abs=1e-9)
+
+
+def _lru_builds(order, capacity):
+    from collections import OrderedDict
+
+    cache, builds = OrderedDict(), 0
+    for pair in order:
+        for v in pair:
+            if v in cache:
+                cache.move_to_end(v)
+            else:
+                builds += 1
+                cache[v] = True
+                if len(cache) > capacity:
+                    cache.popitem(last=False)
+    return builds
+
+
+def test_cache_friendly_order_builds_each_kernel_about_once():
+    from causaltraits.independence.battery import cache_friendly_order
+
+    traits = [f"t{i}" for i in range(20)]
+    attrs = [f"a{i}" for i in range(8)]
+    pairs = [(t, a) for t in traits for a in attrs]
+    order = cache_friendly_order(pairs, capacity=7)
+    assert sorted(order) == sorted(pairs)
+    naive = _lru_builds(pairs, 7)  # trait-major with 8 attributes > 6 free slots: every attribute rebuilt
+    smart = _lru_builds(order, 7)
+    assert naive == 20 + 20 * 8
+    assert smart == 8 + 20 * 2  # each attribute once, each trait once per block of 5 attributes
+    assert _lru_builds([(a, t) for t, a in order], 7) == smart  # whichever of x, y a test reads first
+    assert cache_friendly_order(pairs, None) == pairs
+
+
+def test_trait_selection_with_every_llm(ds):
+    res = run_battery(ds, tests=["fisherz"], llm="all", traits=["gemini_Openness", "Neuroticism"],
+                      attributes=["Height"])
+    assert res.traits == {"aggregate": ["Neuroticism"], "chatgpt": ["chatgpt_Neuroticism"],
+                          "gemini": ["gemini_Openness", "gemini_Neuroticism"], "llama": ["llama_Neuroticism"]}
+    with pytest.raises(ParameterError, match="no trait 'Humour'"):
+        run_battery(ds, tests=["fisherz"], llm="all", traits=["Humour"])
