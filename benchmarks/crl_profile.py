@@ -60,7 +60,10 @@ def main(argv=None) -> int:
     data = make_variant_digits(args.rows, seed=args.seed)
     t_gen = time.perf_counter() - t0
     tr, te = split(args.rows, args.seed)
-    m = MultiMeasurementCRL(CRLConfig(latent_dims=list(LATENT_DIMS), epochs=args.epochs), seed=args.seed)
+    from causaltraits.crl.baselines import CRL_DIGITS
+
+    m = MultiMeasurementCRL(CRLConfig(latent_dims=list(LATENT_DIMS), epochs=args.epochs, **CRL_DIGITS),
+                            seed=args.seed)
     # warm the numba cache outside the timed fit (first use compiles or loads from cache)
     MultiMeasurementCRL(CRLConfig(latent_dims=list(LATENT_DIMS), epochs=1, hidden=[8]), seed=0).fit(
         data.rows(tr[:200]))

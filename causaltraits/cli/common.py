@@ -37,8 +37,13 @@ def dataset_options(f: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def load_from_options(dataset: str | None, data_path: str | None, columns: str | None,
-                      categorical: str | None, schema: str | None, data_dir: str | None):
-    """Resolve the dataset options to a :class:`~causaltraits.data.Dataset` (or a one-line error)."""
+                      categorical: str | None, schema: str | None, data_dir: str | None,
+                      embeddings: bool = True):
+    """Resolve the dataset options to a :class:`~causaltraits.data.Dataset` (or a one-line error).
+
+    ``embeddings=False`` skips the released tables' embedding columns (about 0.9 GB as float64 for
+    CelebPersona), which only the CRL commands use.
+    """
     from causaltraits.data import load_dataset
 
     if dataset and data_path:
@@ -48,7 +53,8 @@ def load_from_options(dataset: str | None, data_path: str | None, columns: str |
     if dataset and (columns or categorical):
         raise ParameterError("--columns and --categorical apply to --data tables only")
     return load_dataset(dataset or data_path, columns=split_list(columns),
-                        categorical=split_list(categorical), schema=schema, data_dir=data_dir)
+                        categorical=split_list(categorical), schema=schema, data_dir=data_dir,
+                        embeddings=embeddings)
 
 
 def check_alpha(alpha: float) -> float:
@@ -57,14 +63,22 @@ def check_alpha(alpha: float) -> float:
     return alpha
 
 
-def pass_dataset(f: Callable[..., Any]) -> Callable[..., Any]:
-    """Decorator: consume the dataset options and pass ``ds`` (a Dataset) instead."""
+def pass_dataset(f: Callable[..., Any] | None = None, *, embeddings: bool = True) -> Any:
+    """Decorator: consume the dataset options and pass ``ds`` (a Dataset) instead.
 
-    @dataset_options
-    @functools.wraps(f)
-    def wrapper(*args: Any, dataset=None, data_path=None, columns=None, categorical=None, schema=None,
-                data_dir=None, **kwargs: Any):
-        ds = load_from_options(dataset, data_path, columns, categorical, schema, data_dir)
-        return f(*args, ds=ds, **kwargs)
+    Use as ``@pass_dataset`` or ``@pass_dataset(embeddings=False)`` for commands that never look
+    at embedding columns.
+    """
 
-    return wrapper
+    def decorate(f: Callable[..., Any]) -> Callable[..., Any]:
+        @dataset_options
+        @functools.wraps(f)
+        def wrapper(*args: Any, dataset=None, data_path=None, columns=None, categorical=None, schema=None,
+                    data_dir=None, **kwargs: Any):
+            ds = load_from_options(dataset, data_path, columns, categorical, schema, data_dir,
+                                   embeddings=embeddings)
+            return f(*args, ds=ds, **kwargs)
+
+        return wrapper
+
+    return decorate(f) if f is not None else decorate

@@ -109,7 +109,7 @@ def export_dataset(name: str, out: str, data_dir: str | None, schema: str | None
         raise OutputError(f"{target} is a directory; give a file name ending in .csv or .parquet")
     if target.exists() and not force:
         raise OutputError(f"{target} exists; choose another file or pass --force")
-    ds = _load(name, data_dir, schema, columns, categorical)
+    ds = _load(name, data_dir, schema, columns, categorical, embeddings=not no_embeddings)
     frame = export_frame(ds, target, embeddings=not no_embeddings)
     from causaltraits.data.dataset import Dataset
 
@@ -118,13 +118,14 @@ def export_dataset(name: str, out: str, data_dir: str | None, schema: str | None
                f"content hash {written[:16]})")
 
 
-def _load(name: str, data_dir: str | None, schema: str | None, columns: str | None, categorical: str | None):
+def _load(name: str, data_dir: str | None, schema: str | None, columns: str | None, categorical: str | None,
+          embeddings: bool = True):
     from causaltraits.data import RELEASED, load_dataset
 
     if (columns or categorical) and name.strip().lower() in RELEASED:
         raise ParameterError("--columns and --categorical apply to generic tables (a path), not to " + name)
     return load_dataset(name, columns=split_list(columns), categorical=split_list(categorical), schema=schema,
-                        data_dir=data_dir)
+                        data_dir=data_dir, embeddings=embeddings)
 
 
 def _echo_summary(ds) -> None:

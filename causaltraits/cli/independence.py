@@ -56,7 +56,8 @@ def independence(ds, traits, attributes, tests, llm, correction, alpha, out, for
     trait_list, attr_list = split_list(traits), split_list(attributes)
     llm = llm.strip()
     by_llm, attrs, _ = plan_battery(ds, llm, trait_list, attr_list)
-    ds.check_variables(list(dict.fromkeys([*attrs, *(c for v in by_llm.values() for c in v)])), min_rows=3)
+    # all-missing or constant columns are refused up front; rows are deleted test by test later
+    ds.check_variables(list(dict.fromkeys([*attrs, *(c for v in by_llm.values() for c in v)])), min_rows=0)
     if out is not None:
         runs.check_output_dir(out, force=force)
 
@@ -65,6 +66,7 @@ def independence(ds, traits, attributes, tests, llm, correction, alpha, out, for
               "traits": trait_list, "attributes": attr_list}
     t0 = time.perf_counter()
     with runs.open_run(out, f"{ds.name}-independence", force=force) as run:
+        _reuse_cache(out, run.path / "cache")
         result = run_battery(ds, tests=chosen, llm=llm, correction=correction, alpha=alpha,
                              traits=trait_list, attributes=attr_list, seed=seed,
                              cache_dir=run.path / "cache", progress=True)
@@ -99,6 +101,8 @@ def independence(ds, traits, attributes, tests, llm, correction, alpha, out, for
     if len(na):
         click.echo("  not applicable (continuous variable): "
                    + ", ".join(f"{t} {k} cells" for t, k in na.items()))
+    if result.cache_stats and result.cache_stats.get("hits"):
+        click.echo(f"result cache: {result.cache_stats['hits']} read back, {result.cache_stats['misses']} computed")
     if skipped:
         click.echo(f"not installed, skipped: {', '.join(skipped)}")
     click.echo(f"done in {elapsed:.1f} s; written to {run.path}")
@@ -113,3 +117,16 @@ def independence(ds, traits, attributes, tests, llm, correction, alpha, out, for
                        f"{type(e).__name__}: {' '.join(str(e).split())}", err=True)
             sys.exit(1)
         click.echo(f"report: {pdf}")
+
+
+def _reuse_cache(out, cache_dir) -> None:
+    """Start from the result cache of the run being replaced (--force): a rerun of the same test on
+    the same data is then read back instead of recomputed (the cache keys check both)."""
+    import shutil
+    from pathlib import Path
+
+    if out is None:
+        return
+    old = Path(out) / "cache"
+    if old.is_dir():
+        shutil.copytree(old, cache_dir, dirs_exist_ok=True)

@@ -75,8 +75,9 @@ def pc_graph(latents: np.ndarray, names: Sequence[str], alpha: float = 0.05, eng
     data, names = np.asarray(latents, float), list(names)
     if engine == "auto":
         try:
+            import causaltraits.independence  # noqa: F401  (the Fisher-z test lives there)
             from causaltraits.discovery.search import run_search
-        except ImportError:  # pragma: no cover - discovery is another module of the package
+        except (ImportError, SyntaxError):  # pragma: no cover - another part of the package
             engine = "causallearn"
         else:
             graph, _, _ = run_search(data, names, ["continuous"] * len(names), algorithm="pc",

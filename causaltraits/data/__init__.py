@@ -30,6 +30,7 @@ def load_dataset(
     categorical: Sequence[str] | None = None,
     schema: str | os.PathLike | None = None,
     data_dir: str | os.PathLike | None = None,
+    embeddings: bool = True,
 ) -> Dataset:
     """Load a dataset by name or path.
 
@@ -42,6 +43,8 @@ def load_dataset(
     categorical : for a generic table, the columns to treat as categorical
     schema : a mapping file (JSON) that says which source column plays which role
     data_dir : where released tables are looked for (default: ``$CAUSALTRAITS_DATA`` or the user cache)
+    embeddings : for a released table, also read the embedding columns (set False when only the
+        structured variables are analysed: it saves most of the memory and load time)
 
     Examples
     --------
@@ -57,7 +60,7 @@ def load_dataset(
     if key.lower() in RELEASED:
         from causaltraits.data.personax import load_personax
 
-        return load_personax(key.lower(), data_dir=data_dir, schema=schema)
+        return load_personax(key.lower(), data_dir=data_dir, schema=schema, embeddings=embeddings)
     if _looks_like_path(key):
         from causaltraits.data.tables import load_table
 

@@ -61,7 +61,7 @@ Biography (tier 0)::
     Birthmonth, Birthday as for athletes
     Longitude   = region centre + region sd * U, region ~ lon_mix (one mixture for everybody)
     Latitude    = g(Longitude) + 5 * U
-    Height      = 166 + 13 Gender + 7 U
+    Height      = 166 + 13 Gender + h_occ[Occupation] + 7 U   (models and athletes taller)
     Weight      = (21.5 + 3 Gender + 2.5 U) * (Height / 100)^2
 
 Latent traits (``by = (Birthyear - 1970) / 12``), each then standardised; face liabilities::
@@ -73,7 +73,7 @@ Latent traits (``by = (Birthyear - 1970) / 12``), each then standardised; face l
     Pointy_Nose        = 1{U < sigmoid(-0.4 - 1.0 Gender)} (a Bernoulli draw)
     Openness*          = o_occ[Occupation] + 0.35 Extraversion* + 0.45 Pointy_Nose + U
     face_z0 (adiposity) = std(0.9 std(Weight) + U);           Double_Chin       ~ B(P(face_z0, 0, 0.55))
-    face_z1 (hairline)  = std(1.0 Gender - 0.7 by + 1.2 U);     Receding_Hairline ~ B(P(face_z1, 0, 0.5))
+    face_z1 (hairline)  = std(1.4 Gender - 0.7 by + 1.5 U);     Receding_Hairline ~ B(P(face_z1, 0, 0.6))
     face_z2 (smile)     = std(-0.6 Gender + 0.55 Agreeableness* + U);
                                                               High_Cheekbones   ~ B(P(face_z2, 0.05, 0.9))
     face_z3 (brow arch) = std(-1.0 Gender + U);               Arched_Eyebrows   = 1{face_z3 > 0.5}
@@ -81,14 +81,17 @@ Latent traits (``by = (Birthyear - 1970) / 12``), each then standardised; face l
     factor linearly onto [lo, hi] over the generated rows, so E[attribute | parents] is linear
     in the parents: a threshold would add a curvature that linear CI tests read as extra edges)
     Bushy_Eyebrows = Bernoulli(sigmoid(-2.2 + 1.5 Gender)),  Big_Nose = Bernoulli(sigmoid(-1.8 + 1.4 Gender))
-    Big_Lips, Oval_Face, Narrow_Eyes: Bernoulli(0.24, 0.28, 0.12), no parents
+    Big_Lips ~ B(sigmoid(-0.7 - 0.9 Gender)),  Oval_Face ~ B(sigmoid(-0.6 - 0.8 Gender)),
+    Narrow_Eyes ~ B(P(-by, 0.02, 0.35))
 
-True graph (22 edges)::
+True graph (26 edges)::
 
     Gender -> Occupation, Height, Weight, Agreeableness, Neuroticism, Pointy_Nose,
-              Receding_Hairline, High_Cheekbones, Arched_Eyebrows, Bushy_Eyebrows, Big_Nose
-    Occupation -> Birthyear, Extraversion, Openness;  Height -> Weight;  Longitude -> Latitude
-    Birthyear -> Conscientiousness, Receding_Hairline;  Weight -> Double_Chin
+              Receding_Hairline, High_Cheekbones, Arched_Eyebrows, Bushy_Eyebrows, Big_Nose,
+              Big_Lips, Oval_Face
+    Occupation -> Birthyear, Height, Extraversion, Openness;  Height -> Weight
+    Longitude -> Latitude;  Birthyear -> Conscientiousness, Receding_Hairline, Narrow_Eyes
+    Weight -> Double_Chin
     Pointy_Nose -> Openness;  Extraversion -> Openness;  Agreeableness -> High_Cheekbones
 
 Raters, missing values and the aggregate (both demos)
@@ -186,7 +189,8 @@ CELEB_EDGES = (
     ("Occupation", "Extraversion"), ("Occupation", "Openness"),
     ("Birthyear", "Conscientiousness"), ("Birthyear", "Receding_Hairline"),
     ("Weight", "Double_Chin"), ("Pointy_Nose", "Openness"), ("Extraversion", "Openness"),
-    ("Agreeableness", "High_Cheekbones"),
+    ("Agreeableness", "High_Cheekbones"), ("Gender", "Big_Lips"), ("Gender", "Oval_Face"),
+    ("Birthyear", "Narrow_Eyes"), ("Occupation", "Height"),
 )
 
 # ---------------------------------------------------------------------------- rater model
@@ -407,7 +411,8 @@ def _celeb(seed: int) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, di
     mix = np.array([0.55, 0.22, 0.05, 0.04, 0.03, 0.03, 0.08])
     longitude = _longitude(r, np.tile(mix, (n, 1)), regions)
     latitude = _lat_of_lon(longitude) + 5.0 * _noise(r, n, "uniform")
-    height = np.round(166.0 + 13.0 * gender + 7.0 * _noise(r, n, "uniform"))
+    h_occ = np.array([0.0, 0.0, 6.0, 5.0, 0.0, -1.0, 0.0, -1.0])
+    height = np.round(166.0 + 13.0 * gender + h_occ[occupation] + 7.0 * _noise(r, n, "uniform"))
     weight = np.round((21.5 + 3.0 * gender + 2.5 * _noise(r, n, "gamma")) * (height / 100.0) ** 2)
 
     t = _rng(seed, "celeb:traits")
@@ -425,7 +430,7 @@ def _celeb(seed: int) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, di
     f = _rng(seed, "celeb:face")
     face_z = np.column_stack([
         _std(0.9 * _std(weight) + _noise(f, n, "uniform")),
-        _std(1.0 * gender - 0.7 * by + 1.2 * _noise(f, n, "gamma")),
+        _std(1.4 * gender - 0.7 * by + 1.5 * _noise(f, n, "gamma")),
         _std(-0.6 * gender + 0.55 * agree + _noise(f, n, "uniform")),
         _std(-1.0 * gender + _noise(f, n, "laplace")),
     ])
@@ -438,11 +443,11 @@ def _celeb(seed: int) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, di
         "Big_Nose": f.uniform(size=n) < _sigmoid(-1.8 + 1.4 * gender),
         "Pointy_Nose": pointy > 0,
         "Bushy_Eyebrows": f.uniform(size=n) < _sigmoid(-2.2 + 1.5 * gender),
-        "Big_Lips": f.uniform(size=n) < 0.24,
-        "Oval_Face": f.uniform(size=n) < 0.28,
+        "Big_Lips": f.uniform(size=n) < _sigmoid(-0.7 - 0.9 * gender),
+        "Oval_Face": f.uniform(size=n) < _sigmoid(-0.6 - 0.8 * gender),
         "Double_Chin": f.uniform(size=n) < _affine_prob(face_z[:, 0], 0.0, 0.55),
-        "Receding_Hairline": f.uniform(size=n) < _affine_prob(face_z[:, 1], 0.0, 0.5),
-        "Narrow_Eyes": f.uniform(size=n) < 0.12,
+        "Receding_Hairline": f.uniform(size=n) < _affine_prob(face_z[:, 1], 0.0, 0.6),
+        "Narrow_Eyes": f.uniform(size=n) < _affine_prob(-by, 0.02, 0.35),
         "High_Cheekbones": f.uniform(size=n) < _affine_prob(face_z[:, 2], 0.05, 0.9),
     }
 

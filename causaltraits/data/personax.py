@@ -218,11 +218,15 @@ def load_released_path(path: str | os.PathLike, name: str, schema: str | os.Path
     frame.columns = [str(c) for c in frame.columns]
     inferred = infer_schema(frame, name)
     mapping = user.merged_over(inferred) if user is not None else inferred
+    if not embeddings:
+        mapping.embeddings = {}  # their columns were not read
     ds = map_frame(frame, mapping, name=name, where=str(p), embeddings=embeddings)
     ds.info = {**notes, **ds.info}
     if not embeddings:
         ds.info["embeddings"] = "not read (embeddings=False)"
     ds.source = str(p)
+    log.info("%s: %d rows from %s (%s)", name, ds.n, ", ".join(map(str, ds.info.get("files", []))),
+             ds.info.get("aggregate"))
     if name in RELEASED:
         ds.licence = LICENCE_TERMS
     return ds

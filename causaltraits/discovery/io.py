@@ -191,7 +191,7 @@ def draw_png(graph: Graph, path: str | Path, tiers: Sequence[Sequence[str]] | No
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
-    from matplotlib.patches import Circle, FancyBboxPatch, Polygon
+    from matplotlib.patches import Ellipse, FancyBboxPatch, Polygon
 
     pos = tier_layout(graph, tiers)
     n = len(graph.nodes)
@@ -232,7 +232,7 @@ def draw_png(graph: Graph, path: str | Path, tiers: Sequence[Sequence[str]] | No
         elif mark == "circle":
             r = size * 0.38
             centre = tip - np.array([u[0] * sx, u[1] * sy]) * r
-            ax.add_patch(matplotlib.patches.Ellipse(centre, 2 * r * sx, 2 * r * sy, facecolor="white",
+            ax.add_patch(Ellipse(centre, 2 * r * sx, 2 * r * sy, facecolor="white",
                                                     edgecolor=colour, linewidth=1.4, zorder=4))
 
     tier_of = {v: k for k, t in enumerate(tiers or []) for v in t}
@@ -281,7 +281,6 @@ def draw_png(graph: Graph, path: str | Path, tiers: Sequence[Sequence[str]] | No
               frameon=False, fontsize=9, prop={"family": "monospace", "size": 9})
     if title:
         ax.set_title(title, fontsize=11)
-    del Circle  # imported for completeness of the patch vocabulary; ellipses keep circles round
     path = Path(path)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format="png")

@@ -13,6 +13,9 @@ Definition used here
   ``Var = 2 (n-4)(n-5) / (n(n-1)(n-2)(n-3)) * sum_{i != j} (Kc Lc)_ij^2 / (n(n-1))``
   (of HSIC_b), shape ``E^2 / Var`` and scale ``n Var / E`` for ``n HSIC_b``.
 - Constant x or y: statistic 0, p-value 1 (as the other causaltraits tests).
+- For n >= 300 a kernel is held as a pivoted-Cholesky factor ``Kc = F F'`` exact to 1e-12 per
+  entry (see :mod:`.kci`); the statistic is ``|Fx' Fy|_F^2 / n`` and the variance sum runs over
+  row blocks, so no n x n matrix is stored (p-values equal the dense ones to ~1e-12 relative).
 
 Relation to other implementations (checked in tests/independence/test_hsic.py)
 -------------------------------------------------------------------------------

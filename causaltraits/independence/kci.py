@@ -22,21 +22,23 @@ What is different (and faster)
   ``c = lambda / (lambda + eps)`` (causal-learn calls ``pinv``, an SVD, several times slower);
   ``Kzc + eps I`` is well conditioned, so the two agree to round-off.
 - Low rank where it is exact: a Gaussian kernel on at most two continuous dimensions (x, y, Z,
-  and [x, Z/2] when |Z| = 1) has numerical rank far below n. For n >= 300 such a kernel is
+  and [x, Z/2] when |Z| = 1; delta kernels multiply in) has numerical rank far below n. For
+  n >= 300 such a kernel is
   factored by pivoted Cholesky, ``K = F F' + E`` with ``E`` positive semi-definite and every
   entry of ``E`` below 1e-12 (round-off level, as a dense eigendecomposition), and the test runs
   on the factors: ``Rz`` from the SVD of the centred ``F_z``, ``KxR = G G'`` with
   ``G = Rz F_x``, eigenpairs from the SVD of ``G``, statistic ``|Gx' Gy|_F^2``. Cost O(n^2 r)
   instead of O(n^3); p-values agree with causal-learn to ~1e-9 relative. Kernels whose factor
-  would exceed rank n/3, or on more dimensions, use the dense path.
+  would exceed rank n/3, or on more dimensions, use the dense path. The unconditional test
+  uses the same factors: statistic ``|Fx' Fy|_F^2``, O(n r^2) time and memory per pair.
 - The gamma moments ``tr(UU')`` and ``tr((UU')^2)`` of causal-learn's n x (kx ky) product
   matrix ``UU`` are computed as ``sum(diag(Ax) diag(Ay))`` and ``sum((Ax * Ay)^2)`` with
   ``Ax = Vx Vx'`` the truncated ``KxR`` (the same numbers, O(n^2 k) instead of O(n^2 k^2)).
-- Caching: the test object keeps, per row selection, each variable's centred kernel
+- Caching: the test object keeps, per row selection, each variable's centred kernel or factor
   (unconditional), each conditioning set's ``Rz`` and each (variable, Z) reduced kernel with its
   eigenpairs, in an LRU bounded by ``cache_bytes``. A battery of pairs therefore builds each
-  variable's kernel once and an unconditional test costs O(n^2); in PC the (x, Z) pieces are
-  reused across pairs.
+  variable's kernel once (per set of complete rows: with missing values the rows, hence the
+  z-scores and kernels, differ by pair); in PC the (x, Z) pieces are reused across pairs.
 - p-values use ``gamma.sf`` (causal-learn: ``1 - gamma.cdf``, which loses digits below 1e-16).
 - ``width='median'`` uses the median of ALL pairwise distances; causal-learn draws 1,000 rows
   without a seed above n = 1,000, so the two agree only for n <= 1,000 (and causal-learn is not

@@ -110,12 +110,67 @@ def _positive_distances(x: np.ndarray, squared: bool) -> np.ndarray:
     return out[:m]
 
 
+@numba.njit(cache=True)
+def _count_sq_le(v: np.ndarray, thr: float) -> int:
+    """Pairs i < j of the sorted ``v`` with ``(v[j] - v[i])^2 <= thr`` (two pointers, O(n))."""
+    count = 0
+    i = 0
+    for j in range(v.shape[0]):
+        while (v[j] - v[i]) * (v[j] - v[i]) > thr:
+            i += 1
+        count += j - i
+    return count
+
+
+@numba.njit(cache=True)
+def _kth_positive_sq(v: np.ndarray, k: int, zeros: int) -> float:
+    """The k-th (0-based) smallest positive squared difference of the sorted ``v``.
+
+    Bisection over the bit patterns of non-negative doubles (ordered like the values), so the
+    answer is the exact floating-point square, as the O(n^2) enumeration would give.
+    """
+    bits = np.empty(1, dtype=np.int64)
+    vals = bits.view(np.float64)
+    d = v[v.shape[0] - 1] - v[0]
+    vals[0] = d * d
+    hi = bits[0]
+    lo = np.int64(0)  # 0.0: no positive square is <= 0
+    while hi - lo > 1:
+        mid = lo + (hi - lo) // 2
+        bits[0] = mid
+        if _count_sq_le(v, vals[0]) - zeros >= k + 1:
+            hi = mid
+        else:
+            lo = mid
+    bits[0] = hi
+    return vals[0]
+
+
+def _median_sq_1d(v: np.ndarray) -> float:
+    v = np.sort(np.asarray(v, dtype=np.float64))
+    n = v.shape[0]
+    zeros = _count_sq_le(v, 0.0)
+    m = n * (n - 1) // 2 - zeros
+    if m == 0:
+        return float("nan")
+    if m % 2:
+        return float(_kth_positive_sq(v, m // 2, zeros))
+    a = _kth_positive_sq(v, m // 2 - 1, zeros)
+    b = _kth_positive_sq(v, m // 2, zeros)
+    return float(np.mean(np.array([a, b])))  # as np.median does for an even count
+
+
 def median_distance(x: np.ndarray, squared: bool = False) -> float:
     """Median of the positive pairwise (squared, if asked) Euclidean distances over all pairs.
 
-    Returns NaN when all rows are equal.
+    Exact. For one column and ``squared`` the order statistics are found in O(n log n) (sort,
+    then bisection with pair counting) instead of enumerating the n^2 / 2 pairs. Returns NaN
+    when all rows are equal.
     """
-    dists = _positive_distances(np.ascontiguousarray(x, dtype=np.float64).reshape(len(x), -1), squared)
+    x = np.ascontiguousarray(x, dtype=np.float64).reshape(len(x), -1)
+    if squared and x.shape[1] == 1 and len(x) > 1:
+        return _median_sq_1d(x[:, 0])
+    dists = _positive_distances(x, squared)
     return float(np.median(dists)) if dists.size else float("nan")
 
 

@@ -94,6 +94,13 @@ def test_force_replaces(runner, tmp_path):
     assert r.exit_code == 2 and "not empty" in r.output
     r = _invoke(runner, "--dataset", "synth", "--tests", "fisherz", "--out", str(out), "--force")
     assert r.exit_code == 0 and not (out / "old.txt").exists() and (out / "manifest.json").exists()
+    if json.loads((out / "manifest.json").read_text())["cache"] is not None:
+        # rerun over the same directory: every result read back from the replaced run's cache
+        first = pd.read_csv(out / "aggregate" / "pvalues_fisherz.csv", index_col=0)
+        r = _invoke(runner, "--dataset", "synth", "--tests", "fisherz", "--out", str(out), "--force")
+        assert r.exit_code == 0
+        assert json.loads((out / "manifest.json").read_text())["cache"] == {"hits": 15, "misses": 0}
+        pd.testing.assert_frame_equal(first, pd.read_csv(out / "aggregate" / "pvalues_fisherz.csv", index_col=0))
 
 
 @pytest.mark.parametrize("args, message", [
@@ -155,3 +162,12 @@ def test_report_failure_is_one_clear_line(runner, tmp_path, monkeypatch):
     assert r.exit_code == 1
     assert "report failed" in r.output and "no pdf backend" in r.output
     assert (tmp_path / "o" / "manifest.json").exists()
+
+
+def test_constant_column_refused(runner, tmp_path, monkeypatch):
+    ds = athletes()
+    ds.frame["Birthyear"] = 1990.0
+    monkeypatch.setattr(data_pkg, "load_dataset", lambda name, **kw: ds)
+    r = _invoke(runner, "--dataset", "synth", "--tests", "fisherz", "--out", str(tmp_path / "o"))
+    assert r.exit_code == 2 and "Birthyear" in r.output and "constant" in r.output
+    assert not (tmp_path / "o").exists()

@@ -86,6 +86,8 @@ def test_config_errors():
         MultiMeasurementCRL(learning_rate=1)
     with pytest.raises(ParameterError, match="independent"):
         MultiMeasurementCRL(combine="independent", stochastic=True)
+    with pytest.raises(ParameterError, match="noise must be"):
+        MultiMeasurementCRL(noise="cauchy")
     with pytest.raises(ParameterError, match="at least one latent"):
         MultiMeasurementCRL(latent_dims=[0, 0])
 

@@ -117,7 +117,7 @@ def test_truth_is_a_dag_over_analysis_variables_respecting_tiers(demo):
     cols = demo.analysis_variables()
     assert g.nodes == cols
     assert all(e.type == "-->" for e in g.edges)
-    assert 12 <= len(g.edges) <= 22
+    assert 12 <= len(g.edges) <= 26
     assert nx.is_directed_acyclic_graph(nx.DiGraph(list(g.directed())))
     tier = {v: k for k, t in enumerate(demo.tiers(cols)) for v in t}
     assert all(tier[a] <= tier[b] for a, b in g.directed()), "a trait or face attribute causes biography"

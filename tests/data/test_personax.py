@@ -260,6 +260,8 @@ def test_loads_from_cache_dir_env_and_file(tmp_path, px, monkeypatch):
     monkeypatch.setenv("CAUSALTRAITS_DATA", str(root))
     check_against_truth(load_personax("athle"), truth, px)
     check_against_truth(load_dataset("athle"), truth, px)
+    light = load_dataset("athle", embeddings=False)
+    assert light.roles.embeddings == {} and light.n == truth["n"]
     f = px.write_layout(truth, tmp_path / "elsewhere", fmt="csv")
     check_against_truth(load_personax("athle", data_dir=f), truth, px)
     check_against_truth(load_personax("athle", data_dir=f.parent), truth, px)

@@ -94,6 +94,9 @@ def test_schema_file_full_example(tmp_path, px):
     assert [ds.codes["Gender"][int(c)] for c in ds.frame["Gender"]] == list(truth["cat"]["Gender"])
     assert ds.roles.bio_continuous == list(truth["bio"])  # inferred, not named in the file
     assert ds.info["schema"] == str(sp)
+    assert ds.roles.embeddings["face"] == [f"face_emb_{i}" for i in range(16)]
+    light = load_released_path(path, name="celeb", schema=sp, embeddings=False)
+    assert light.roles.embeddings == {} and "face_emb_0" not in light.frame.columns
 
 
 def test_trait_range_and_missing_code_from_schema(tmp_path):

@@ -94,3 +94,15 @@ def test_standardisation_makes_units_irrelevant():
     scaled = data.copy()
     scaled[:, 2] = scaled[:, 2] * 100 + 170  # e.g. metres -> centimetres
     assert HSIC(scaled)(0, 2) == pytest.approx(HSIC(data)(0, 2), rel=1e-9)
+
+
+def test_fast_exact_median_of_squared_distances():
+    from causaltraits.independence import kernels as kn
+
+    rng = np.random.default_rng(8)
+    columns = [rng.normal(size=57), rng.integers(0, 4, 40).astype(float), rng.choice([1, 1.5, 2, 2.5, 3], 64),
+               np.round(rng.normal(size=33), 1), np.array([2.0, 2.0, 5.0])]
+    for v in columns:
+        d2 = pdist(v[:, None], "sqeuclidean")
+        assert kn.median_distance(v[:, None], squared=True) == np.median(d2[d2 > 0])  # bit-exact
+    assert np.isnan(kn.median_distance(np.ones((5, 1)), squared=True))
