@@ -13,7 +13,8 @@ line in-process (click's test runner) with fixed seeds:
 =========================== ===============================================================
 
 What is kept is small and reviewable: persistent CI-test caches (``cache/``), parquet copies of
-CSV matrices and model weights (``*.npz``) are removed, and wall-clock fields (see
+CSV matrices and model weights (``*.npz``) are removed, CSV files over 1 MB are gzipped
+(``citests.csv.gz`` of ``discover-celeb-demo``), and wall-clock fields (see
 :data:`VOLATILE_KEYS`) are removed from the JSON files other than ``manifest.json``, so that
 the same code gives byte-identical JSON and CSV files. ``manifest.json`` (dates, versions,
 timings, paths) is left as written and is not compared.
@@ -27,6 +28,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import os
 import shutil
@@ -56,8 +58,11 @@ VOLATILE_KEYS = frozenset({"seconds", "fit_seconds", "total_seconds", "epochs_pe
 DROP_DIRS = ("cache",)
 DROP_SUFFIXES = (".parquet", ".npz")
 
-#: the files compared by --check
-COMPARED_SUFFIXES = (".json", ".csv")
+#: CSV files larger than this are kept gzip-compressed (``.csv.gz``, written with mtime 0)
+GZIP_ABOVE_BYTES = 1_000_000
+
+#: the files compared by --check (``.csv.gz`` by their decompressed bytes)
+COMPARED_SUFFIXES = (".json", ".csv", ".csv.gz")
 NOT_COMPARED = ("manifest.json",)
 
 
@@ -126,6 +131,12 @@ def tidy(run_dir: Path) -> None:
     for p in sorted(run_dir.rglob("*")):
         if p.is_file() and p.suffix in DROP_SUFFIXES:
             p.unlink()
+    for p in sorted(run_dir.rglob("*.csv")):
+        if p.stat().st_size > GZIP_ABOVE_BYTES:
+            gz = p.with_name(p.name + ".gz")
+            with open(gz, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as f:
+                f.write(p.read_bytes())
+            p.unlink()
     for p in sorted(run_dir.rglob("*.json")):
         if p.name in NOT_COMPARED:
             continue
@@ -163,7 +174,14 @@ def generate(out: str | os.PathLike, log=None) -> dict[str, float]:
 def compared_files(root: Path) -> set[str]:
     """Relative paths (POSIX) of the JSON and CSV files under ``root`` that --check compares."""
     return {p.relative_to(root).as_posix() for p in root.rglob("*")
-            if p.is_file() and p.suffix in COMPARED_SUFFIXES and p.name not in NOT_COMPARED}
+            if p.is_file() and p.name.endswith(COMPARED_SUFFIXES) and p.name not in NOT_COMPARED}
+
+
+def _content(path: Path) -> bytes:
+    """The bytes compared: the file's, or for ``.gz`` the decompressed ones."""
+    if path.name.endswith(".gz"):
+        return gzip.decompress(path.read_bytes())
+    return path.read_bytes()
 
 
 def compare(expected: Path, actual: Path) -> dict[str, list[str]]:
@@ -172,7 +190,7 @@ def compare(expected: Path, actual: Path) -> dict[str, list[str]]:
     ``missing``: in ``expected`` only; ``extra``: in ``actual`` only.
     """
     want, got = compared_files(expected), compared_files(actual)
-    differ = sorted(f for f in want & got if (expected / f).read_bytes() != (actual / f).read_bytes())
+    differ = sorted(f for f in want & got if _content(expected / f) != _content(actual / f))
     return {"differ": differ, "missing": sorted(want - got), "extra": sorted(got - want)}
 
 

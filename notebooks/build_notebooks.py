@@ -173,8 +173,6 @@ llm_agreement.pivot(index="test", columns="pair", values="same decision").loc[TE
     code('''
 import matplotlib.pyplot as plt
 
-from causaltraits.report.heatmaps import heatmap_figure
-
 # the rcit q-values of each LLM side by side, on the same colour scale
 fig, axes = plt.subplots(1, len(ds.llms), figsize=(5 * len(ds.llms), 3.6), sharey=True)
 for ax, llm in zip(axes, ds.llms):

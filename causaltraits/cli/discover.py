@@ -96,6 +96,7 @@ def discover(dataset, data_path, columns, categorical, schema, data_dir, algorit
                                         llm=llm, seed=seed, max_depth=max_depth, scheduler=scheduler, progress=True)
             stability.to_csv(run.file("stability.csv"), index=False)
         t_end = time.perf_counter()
+        params["pds_depth"] = res.params.get("pds_depth") if algorithm == "fci" else None
         manifest = runs.base_manifest("discover", ds, params, seed)
         manifest["test_used"] = plan.test
         manifest["results"] = {

@@ -208,9 +208,18 @@ def draw_png(graph: Graph, path: str | Path, tiers: Sequence[Sequence[str]] | No
     xr = ax.get_xlim()[1] - ax.get_xlim()[0]
     yr = ax.get_ylim()[1] - ax.get_ylim()[0]
     fig_w, fig_h = fig.get_size_inches()
-    char_w = xr / (fig_w * 72) * 6.0  # ~6 pt per character at 9 pt font
+    # measure the rendered labels so boxes fit them and edges stop at the box borders
+    labels = {v: ax.text(pos[v][0], pos[v][1], v, ha="center", va="center", fontsize=9, zorder=6)
+              for v in graph.nodes}
+    renderer = fig.canvas.get_renderer()
+    to_data = ax.transData.inverted()
+    pad_x = xr / (fig_w * 72) * 5.0  # 5 pt each side
     half_h = yr / (fig_h * 72) * 9.0
-    half = {v: (char_w * (len(v) + 2) / 2, half_h) for v in graph.nodes}
+    half = {}
+    for v, t in labels.items():
+        bb = t.get_window_extent(renderer)
+        (x0, _), (x1, _) = to_data.transform([(bb.x0, bb.y0), (bb.x1, bb.y1)])
+        half[v] = (abs(x1 - x0) / 2 + pad_x, half_h)
 
     def inside(pt: np.ndarray, v: str) -> bool:
         cx, cy = pos[v]
@@ -262,7 +271,6 @@ def draw_png(graph: Graph, path: str | Path, tiers: Sequence[Sequence[str]] | No
         face = "#e8f0fb" if tier == 0 else ("#fdf0e0" if tier is not None else "#f2f2f2")
         ax.add_patch(FancyBboxPatch((x - hw, y - hh), 2 * hw, 2 * hh, boxstyle="round,pad=0.0,rounding_size=0.01",
                                     facecolor=face, edgecolor="#333333", linewidth=0.8, zorder=5))
-        ax.text(x, y, v, ha="center", va="center", fontsize=9, zorder=6)
     if tiers:
         names = list(tier_names) if tier_names else (["biography", "face and traits"] if len(tiers) == 2 else
                                                      [f"tier {k}" for k in range(len(tiers))])

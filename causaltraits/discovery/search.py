@@ -624,8 +624,11 @@ class DiscoveryResult:
     ----------
     graph : the estimated graph (pattern for PC, PAG for FCI)
     citests : every CI test run (x, y, z names joined by ';', statistic, p-value, n, ...)
-    adjacencies : one row per pair: adjacent, edge type, the set and p-value that removed it
-        (or, for a kept pair, the largest p-value seen and its set), number of tests
+    adjacencies : one row per pair (``adjacencies.csv``): ``x, y`` (node order), ``adjacent``,
+        ``edge`` (e.g. ``League --> Height``), ``removed_by`` (the conditioning set, names joined by
+        ';', that removed the pair; for a kept pair the set of its largest p-value), ``pvalue``
+        (that test's p-value), ``tests`` (CI tests run on the pair), ``reason`` (``kept``,
+        ``skeleton``, ``possible-dsep`` or ``knowledge``)
     scores : scores against ``truth`` when the dataset has one, else None
     """
 

@@ -153,6 +153,18 @@ class ResultCache:
         """fsync and close the file (a later ``put`` reopens it)."""
         _close_handle(self._handle)
 
+    def __getstate__(self) -> dict[str, Any]:
+        # worker processes get the records, not the open file; each reopens it in append mode
+        # (one write per complete line, so concurrent appenders do not interleave lines)
+        return {"path": self.path, "records": self._records, "skipped_lines": self.skipped_lines}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.path = state["path"]
+        self._records = state["records"]
+        self.skipped_lines = state["skipped_lines"]
+        self._handle = [None]
+        self._finalizer = weakref.finalize(self, _close_handle, self._handle)
+
     def __enter__(self) -> "ResultCache":
         return self
 

@@ -146,10 +146,15 @@ def test_model_loss_gradients(name):
     st.theta[...] += np.random.default_rng(6).normal(size=st.theta.size) * 0.3  # move off the init values
     Xb = [[x.copy() for x in mod] for mod in X]
 
-    def loss():
-        return model._loss_and_grad(Xb, np.random.default_rng(7), need_grad=False)
+    # an anchor on the latents of modality 0 (the warm-start term), NaN = no anchor
+    A = np.random.default_rng(10).normal(size=(n, model.D))
+    A[:, model._latent_slices()[1]] = np.nan
+    anchor = (A, 0.8)
 
-    l0 = model._loss_and_grad(Xb, np.random.default_rng(7), need_grad=True)
+    def loss():
+        return model._loss_and_grad(Xb, np.random.default_rng(7), need_grad=False, anchor=anchor)
+
+    l0 = model._loss_and_grad(Xb, np.random.default_rng(7), need_grad=True, anchor=anchor)
     assert l0 == pytest.approx(loss())
     grad = st.grad.copy()
     idx = np.random.default_rng(8).choice(st.theta.size, size=min(250, st.theta.size), replace=False)

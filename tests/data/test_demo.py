@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import networkx as nx
 import numpy as np
 import pandas as pd
@@ -137,20 +135,11 @@ def test_write_truth_round_trip(tmp_path):
     assert not list(tmp_path.glob("*.tmp*"))
 
 
-def _standardized(ds):
-    frame = ds.frame.copy()
-    cat = set(ds.roles.categorical)
-    for c in ds.analysis_variables():
-        if c not in cat:
-            frame[c] = (frame[c] - frame[c].mean()) / frame[c].std()
-    return replace(ds, frame=frame)
-
-
 def test_every_true_edge_is_a_real_dependence(demo):
     """Each truth edge shows in the data (mixed LR test, unconditional, p < 1e-3)."""
     from causaltraits.independence import make_test
 
-    ds = _standardized(demo)
+    ds = demo
     cols = ds.analysis_variables()
     t = make_test("mixed", ds.matrix(cols), kinds=ds.kinds(cols))
     idx = {c: i for i, c in enumerate(cols)}
@@ -208,7 +197,7 @@ def test_pc_recovers_truth(name):
     from causaltraits.discovery.scores import adjacency_scores
     from causaltraits.discovery.search import discover
 
-    ds = _standardized(load_demo(name))  # affine maps change no LR p-value; see benchmarks/demo_recovery.py
+    ds = load_demo(name)
     res = discover(ds, test="mixed", alpha=0.05)
     s = adjacency_scores(res.graph, ds.truth)
     assert s["adj_f1"] >= 0.85, s

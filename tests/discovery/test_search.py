@@ -236,6 +236,17 @@ def test_summary_and_save(tiered, tmp_path):
     assert len(back) == len(res.citests)
 
 
+def test_one_llm_traits_are_scored_against_the_renamed_truth():
+    from causaltraits.data import load_dataset
+
+    ds = load_dataset("athle-demo")
+    llm = ds.llms[0]
+    res = discover(ds, llm=llm, max_depth=1)
+    assert f"{llm}_Openness" in res.graph.nodes and "Openness" not in res.graph.nodes
+    assert res.scores is not None and res.scores["adj_recall"] > 0.8
+    assert set(res.truth.nodes) == set(res.graph.nodes)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name,algorithm", [("athle-demo", "pc"), ("athle-demo", "fci"), ("celeb-demo", "pc")])
 def test_demo_recovery(name, algorithm):

@@ -4,10 +4,18 @@ import json
 
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_limits
 
 from causaltraits.errors import ParameterError
 from causaltraits.independence import make_test
 from causaltraits.independence.cache import CachedTest, ResultCache, data_fingerprint
+
+
+@pytest.fixture(autouse=True)
+def _one_blas_thread():
+    """Small matrices: one BLAS thread is faster, and far faster on a shared, loaded machine."""
+    with threadpool_limits(limits=1):
+        yield
 
 
 def _data(n=150, seed=0):
@@ -106,3 +114,17 @@ def test_wrapper_passes_attributes_through(tmp_path):
     assert c(0, 3) == t(0, 3)
     with pytest.raises(ValueError):
         c(1, 1)
+
+
+def test_pickled_wrapper_keeps_records_and_appends(tmp_path):
+    import pickle
+
+    data = _data()
+    c = CachedTest(make_test("fisherz", data), tmp_path, NAMES)
+    c(0, 1)
+    clone = pickle.loads(pickle.dumps(c))  # as a worker process would receive it
+    assert clone(0, 1) == c(0, 1) and clone.hits == 1
+    clone(2, 3)
+    clone.close()
+    c.close()
+    assert len(ResultCache.in_dir(tmp_path)) == 2

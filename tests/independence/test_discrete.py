@@ -4,9 +4,17 @@ import numpy as np
 import pytest
 from causallearn.utils.cit import CIT
 from scipy import stats
+from threadpoolctl import threadpool_limits
 
 from causaltraits.errors import ParameterError
 from causaltraits.independence import make_test
+
+
+@pytest.fixture(autouse=True)
+def _one_blas_thread():
+    """Small matrices: one BLAS thread is faster, and far faster on a shared, loaded machine."""
+    with threadpool_limits(limits=1):
+        yield
 
 
 def _discrete_table(n=3000, seed=0):

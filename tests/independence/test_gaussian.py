@@ -3,8 +3,16 @@
 import numpy as np
 import pytest
 from causallearn.utils.cit import CIT
+from threadpoolctl import threadpool_limits
 
 from causaltraits.independence import make_test
+
+
+@pytest.fixture(autouse=True)
+def _one_blas_thread():
+    """Small matrices: one BLAS thread is faster, and far faster on a shared, loaded machine."""
+    with threadpool_limits(limits=1):
+        yield
 
 
 def test_matches_causallearn():

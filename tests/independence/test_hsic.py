@@ -6,9 +6,17 @@ from causallearn.search.FCMBased.lingam.hsic import hsic_test_gamma
 from causallearn.utils.KCI.KCI import KCI_UInd
 from scipy import stats
 from scipy.spatial.distance import pdist, squareform
+from threadpoolctl import threadpool_limits
 
 from causaltraits.independence import make_test
 from causaltraits.independence.hsic import HSIC
+
+
+@pytest.fixture(autouse=True)
+def _one_blas_thread():
+    """Small matrices: one BLAS thread is faster, and far faster on a shared, loaded machine."""
+    with threadpool_limits(limits=1):
+        yield
 
 
 def reference_hsic(x, y):
@@ -48,12 +56,13 @@ def test_matches_reference():
         assert r.statistic == pytest.approx(stat, rel=1e-9)
         assert r.pvalue == pytest.approx(p, rel=1e-6, abs=1e-14)
     assert t(0, 1) < 0.01  # x and x^2 + noise
+    assert {v[0] for v in t._cache._items.values()} == {"G"}  # n = 300: low-rank factors in use
 
 
 def test_matches_lingam_hsic_up_to_100_rows():
     # lingam's hsic_test_gamma takes the median width from the first 100 rows: equal for n <= 100
     data = _table(100, seed=2)
-    t = make_test("hsic", data)
+    t = make_test("hsic", data)  # n = 100: dense Gram matrices
     for a, b in [(0, 1), (0, 3), (1, 2)]:
         stat, p = hsic_test_gamma(data[:, a], data[:, b])
         r = t.test(a, b)
