@@ -39,8 +39,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-#: default location of the committed reference results (relative to the repository root)
-DEFAULT_OUT = Path(__file__).resolve().parent.parent / "results" / "reference"
+_REPO = Path(__file__).resolve().parent.parent
+#: default location of the committed reference results: the repository's results/reference/ (source
+#: checkout or editable install), else results/reference/ under the working directory
+DEFAULT_OUT = (_REPO if (_REPO / "setup.cfg").is_file() else Path.cwd()) / "results" / "reference"
 
 #: the seed of every randomised step
 SEED = 0
@@ -244,12 +246,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     def log(s: str) -> None:
         print(s, file=sys.stderr)
 
+    from causaltraits.errors import CausalTraitsError
+
     t0 = time.perf_counter()
-    if not a.check:
-        regenerate(a.out, log=log)
-        print(f"reference results written to {a.out} in {time.perf_counter() - t0:.0f} s")
-        return 0
-    diff = check(a.out, log=log)
+    try:
+        if not a.check:
+            regenerate(a.out, log=log)
+            print(f"reference results written to {a.out} in {time.perf_counter() - t0:.0f} s")
+            return 0
+        diff = check(a.out, log=log)
+    except CausalTraitsError as e:
+        print(f"causaltraits.reference: error: {e}", file=sys.stderr)
+        return 2
+    except RuntimeError as e:  # a reference command failed: say which, without a traceback
+        print(f"causaltraits.reference: {e}", file=sys.stderr)
+        return 1
     n = len(compared_files(Path(a.out)))
     if not any(diff.values()):
         print(f"reference results reproduced: {n} JSON/CSV files identical ({time.perf_counter() - t0:.0f} s)")

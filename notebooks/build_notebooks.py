@@ -22,11 +22,14 @@ HERE = Path(__file__).resolve().parent
 SETUP = '''\
 import os
 import tempfile
+import warnings
 from pathlib import Path
 
 import pandas as pd
 from IPython.display import Image, display
 
+# progress bars fall back to text without ipywidgets; that is fine here
+warnings.filterwarnings("ignore", message="IProgress not found")
 # The tests set CAUSALTRAITS_NOTEBOOK_FAST=1 to shrink sizes; run dirs go to a temp dir by default.
 FAST = os.environ.get("CAUSALTRAITS_NOTEBOOK_FAST", "") == "1"
 RUNS = Path(os.environ.get("CAUSALTRAITS_NOTEBOOK_RUNS") or tempfile.mkdtemp(prefix="causaltraits-notebook-"))
@@ -383,8 +386,9 @@ display(Image(filename=str(discover_dir / "graph.png")))'''),
 pd.Series(res.scores).round(3).to_frame("PC (auto)")'''),
     code('''
 face = set(ds.roles.face)
-found = {frozenset((e.source, e.target)): e.type for e in res.graph.edges}
-rows = [{"true edge": f"{e.source} --> {e.target}", "found as": found.get(frozenset((e.source, e.target)), "(missing)")}
+found = {frozenset((e.source, e.target)): f"{e.source} {e.type} {e.target}" for e in res.graph.edges}
+rows = [{"true edge": f"{e.source} {e.type} {e.target}",
+         "estimated": found.get(frozenset((e.source, e.target)), "(missing)")}
         for e in res.truth.edges if e.source in face or e.target in face]
 pd.DataFrame(rows)'''),
 ]

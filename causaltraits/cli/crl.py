@@ -85,7 +85,7 @@ def fit(ds, text_latents: int, face_latents: int, shared: int, epochs: int, ica_
     with open_run(out, f"crl-{ds.name}", force=force) as run:
         m = fit_dataset(ds, run, seed=seed, latent_dims={"text": text_latents, "face": face_latents},
                         n_shared=shared, epochs=epochs, progress=True, **({} if ica_init else {"anchor": 0.0}))
-    click.echo(f"CRL fit on {ds.name}: {m['rows_used']} rows, {m['epochs_run']} epochs in {m['fit_seconds']:.1f} s")
+    click.echo(f"CRL fit on {ds.name}: {m['rows_used']} rows, {m['epochs_run']} epochs in {m['timings_s']['fit']:.1f} s")
     if "truth" in m:
         t = m["truth"]
         click.echo(f"recovery on test rows: MCC {t['mcc_pearson']:.3f} (Spearman {t['mcc_spearman']:.3f}), "

@@ -28,6 +28,7 @@ def test_benchmark_tiny_writes_table_and_json(tmp_path):
     assert json.loads((out / "manifest.json").read_text())["command"] == "crl benchmark"
 
 
+@pytest.mark.slow
 def test_fit_demo_writes_run_directory(tmp_path):
     out = tmp_path / "fit"
     r = _run(["crl", "fit", "--dataset", "athle-demo", "--epochs", "2", "--out", str(out), "--seed", "1"])
