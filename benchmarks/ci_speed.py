@@ -187,7 +187,9 @@ def markdown(res: dict) -> str:
             f"{_f(r['traced_mb'])} | {_f(r['rss_mb'], '{:.0f}')} | {_f(r['rss_base_mb'], '{:.0f}')} | "
             f"{_f(r['pvalue'], '{:.3g}')} |"
         )
-    lines += ["", "Ratios (cold medians, same run): "]
+    if any(r.get("reused_from_earlier_run") for r in res["single"]):
+        lines += ["", "The causal-learn KCI row was measured in an earlier run of this script (--reuse-kci)."]
+    lines += ["", "Ratios of cold median CPU times: "]
     for a, b in res.get("ratios", []):
         lines.append(f"- {a}")
     lines += ["", "## Growth in n (|Z| = 3, bootstrap resamples of the table)", "",
@@ -214,17 +216,43 @@ def markdown(res: dict) -> str:
     return "\n".join(lines)
 
 
+def cpu_ratios(single: list[dict]) -> list[tuple[str, float]]:
+    """Ratios of median CPU times per test (CPU time is what a loaded machine distorts least)."""
+    cpu = {(r["impl"], r["n"], r["k"]): r.get("cold_cpu_median_ms") for r in single}
+    ratios = []
+    for k in (1, 2, 3):
+        lr = cpu.get(("lowrank", 4181, k))
+        for other in ("rcit", "causallearn-rcit", "causallearn-kci"):
+            o = cpu.get((other, 4181, k))
+            if lr and o:
+                ratios.append((f"|Z| = {k}: {other} / lowrank = {o / lr:,.1f}", o / lr))
+    return ratios
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--reps", type=int, default=15)
     ap.add_argument("--kci-reps", type=int, default=1, help="causal-learn KCI repetitions (~40 s each)")
     ap.add_argument("--no-kci", action="store_true", help="skip causal-learn KCI")
+    ap.add_argument("--reuse-kci", action="store_true",
+                    help="take the causal-learn KCI row from the existing ci_speed.json (it takes minutes)")
     ap.add_argument("--measure", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--render", action="store_true", help="only rewrite the markdown from the JSON")
     ap.add_argument("--out", default=str(ROOT / "results" / "benchmarks"))
     args = ap.parse_args(argv)
     if args.measure:
         print(json.dumps(measure(json.loads(args.measure))))
+        return 0
+    if args.render:
+        from causaltraits.runs import atomic_write, write_json
+
+        path = Path(args.out) / ("ci_speed_quick.json" if args.quick else "ci_speed.json")
+        res = json.loads(path.read_text())
+        res["ratios"] = cpu_ratios(res["single"])
+        write_json(path, res)
+        with atomic_write(path.with_suffix(".md"), "w", encoding="utf-8") as fh:
+            fh.write(markdown(res))
         return 0
     from tqdm import tqdm
 
@@ -244,17 +272,15 @@ def main(argv: list[str] | None = None) -> int:
     for impl in ("pc-fisherz", "pc-lowrank"):
         specs.append({"group": "pc", "impl": impl, "n": 4181, "k": 0, "reps": 1})
     res: dict = {"single": [], "growth": [], "pc": []}
+    previous = {}
+    old = Path(args.out) / "ci_speed.json"
+    if args.reuse_kci and old.exists():
+        previous = {(r["impl"], r["n"], r["k"]): r for r in json.loads(old.read_text())["single"]
+                    if r["impl"] == "causallearn-kci" and "error" not in r}
     for spec in tqdm(specs, desc="measurements", file=sys.stderr):
-        res[spec["group"]].append(run_child(spec))
-    cold = {(r["impl"], r["n"], r["k"]): r.get("cold_median_ms") for r in res["single"]}
-    ratios = []
-    for k in (1, 2, 3):
-        lr = cold.get(("lowrank", 4181, k))
-        for other in ("rcit", "causallearn-rcit", "causallearn-kci"):
-            o = cold.get((other, 4181, k))
-            if lr and o:
-                ratios.append((f"|Z| = {k}: {other} / lowrank = {o / lr:.1f}", o / lr))
-    res["ratios"] = ratios
+        reused = previous.get((spec["impl"], spec["n"], spec["k"]))
+        res[spec["group"]].append({**reused, "reused_from_earlier_run": True} if reused else run_child(spec))
+    res["ratios"] = cpu_ratios(res["single"])
     res["meta"] = {"quick": args.quick, "reps": reps, "cpus": os.cpu_count(), "load": os.getloadavg()[0],
                    "source": load_table(None)[3], "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS")}
     from causaltraits.runs import atomic_write, write_json

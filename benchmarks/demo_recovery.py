@@ -146,6 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--demos", nargs="+", default=list(DEMOS))
     ap.add_argument("--alpha", type=float, default=0.05)
     ap.add_argument("--no-causallearn", action="store_true")
+    ap.add_argument("--causallearn-seeds", type=int, default=1,
+                    help="cross-check with causal-learn's pc on the first N seeds only (it is slower)")
     ap.add_argument("--standardize", action="store_true",
                     help="centre and scale numeric columns first (changes no p-value of an affine-invariant test)")
     ap.add_argument("--max-depth", type=int, default=None)
@@ -186,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
                 dt = time.perf_counter() - t0
                 rows.append({"demo": name, "seed": seed, "test": test, "search": "causaltraits",
                              "seconds": dt, **_scores(res.graph, ds.truth)})
-                if not args.no_causallearn:
+                if not args.no_causallearn and seed in args.seeds[: args.causallearn_seeds]:
                     t0 = time.perf_counter()
                     g = _causallearn_pc(ds, test, args.alpha)
                     dt = time.perf_counter() - t0
@@ -207,7 +209,8 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(json.dumps({"alpha": args.alpha, "generate_seconds": gen_seconds, "rows": rows}, indent=2) + "\n", encoding="utf-8")
+    tmp.write_text(json.dumps({"alpha": args.alpha, "standardized": bool(args.standardize),
+                               "generate_seconds": gen_seconds, "rows": rows}, indent=2) + "\n", encoding="utf-8")
     os.replace(tmp, out)
     return 0
 

@@ -10,7 +10,6 @@ latents - relabelled by the MCC matching - against the true graph (skeleton F1, 
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np

@@ -1,10 +1,12 @@
 """Edge stability: how often each edge type appears over seeded bootstrap resamples.
 
-Resample ``b`` draws n rows with replacement from ``numpy.random.default_rng([seed, b])`` (so
-resample b is the same whatever the number of resamples, the order they run in, or where they
-run), reruns the same discovery on it, and counts, for every pair of variables, how often each
-oriented edge type came out. With ``scheduler`` the resamples run on a dask.distributed cluster
-(an optional dependency, imported only then); results are identical to a local run.
+Resample ``b`` draws n rows with replacement from ``numpy.random.default_rng([seed, b])``
+(:func:`causaltraits.parallel.task_rng`), so resample b is the same whatever the number of
+resamples, the order they run in, or where they run; its randomised CI tests are seeded with
+``task_seed(seed, b)``. Each resample reruns the same discovery, and for every pair of variables
+the share of resamples giving each oriented edge type is counted. With ``scheduler`` the
+resamples run on a dask.distributed cluster (an optional dependency, imported only then) through
+:func:`causaltraits.parallel.map_tasks`; the results are identical to a local run.
 """
 
 from __future__ import annotations
@@ -23,24 +25,26 @@ ORIENTED = ("-->", "<--", "---", "<->", "o->", "<-o", "o-o")
 
 def check_dask() -> None:
     """Fail with one line when dask.distributed is not installed."""
-    try:
-        import dask.distributed  # noqa: F401
-    except ImportError:
-        raise ParameterError(
-            "--scheduler needs the optional dependency dask[distributed] (pip install 'dask[distributed]')"
-        ) from None
+    from causaltraits.parallel import check_dask as _check
+
+    _check("--scheduler")
 
 
 def resample_rows(n: int, seed: int, b: int) -> np.ndarray:
     """Row indices of bootstrap resample ``b``."""
-    return np.random.default_rng([int(seed), int(b)]).integers(0, n, size=n)
+    from causaltraits.parallel import task_rng
+
+    return task_rng(seed, b).integers(0, n, size=n)
 
 
-def _one(ds: Any, b: int, seed: int, params: dict[str, Any]) -> list[tuple[str, str, str]]:
+def _one(shared: tuple[Any, int, dict[str, Any]], b: int) -> list[tuple[str, str, str]]:
+    """The edges (source, target, type) found on bootstrap resample ``b``; runs on a worker."""
     from causaltraits.discovery.search import discover
+    from causaltraits.parallel import task_seed
 
+    ds, seed, params = shared
     sub = ds.subset(resample_rows(ds.n, seed, b))
-    res = discover(sub, seed=seed, **params)
+    res = discover(sub, seed=task_seed(seed, b), **params)
     return [(e.source, e.target, e.type) for e in res.graph.edges]
 
 
@@ -70,43 +74,52 @@ def edge_frequencies(graphs: Sequence[Sequence[tuple[str, str, str]]], nodes: Se
     return pd.DataFrame(rows, columns=["x", "y", "adjacent", *ORIENTED, "none", "most_frequent"])
 
 
+def bootstrap_graphs(ds: Any, resamples: int | Sequence[int], algorithm: str = "pc", test: str = "auto",
+                     alpha: float = 0.05, llm: str = "aggregate", seed: int = 0, max_depth: int | None = None,
+                     scheduler: Any = None, progress: bool = False) -> list[list[tuple[str, str, str]]]:
+    """The edges found on each bootstrap resample (a count, or the resample indices to run).
+
+    Returns one list of ``(source, target, type)`` per resample, in resample order. Resample
+    ``b`` gives the same edges whether run alone, among others, locally or on a cluster.
+    """
+    indices = list(range(resamples)) if isinstance(resamples, (int, np.integer)) else [int(b) for b in resamples]
+    if not indices:
+        raise ParameterError(f"the number of bootstrap resamples must be at least 1, got {resamples}")
+    from causaltraits.parallel import map_tasks
+
+    params = {"algorithm": algorithm, "test": test, "alpha": alpha, "llm": llm, "max_depth": max_depth}
+    return map_tasks(_one, indices, shared=(ds, int(seed), params), scheduler=scheduler, progress=progress,
+                     desc="bootstrap", unit="resample")
+
+
 def bootstrap_edges(ds: Any, n_resamples: int, algorithm: str = "pc", test: str = "auto", alpha: float = 0.05,
                     llm: str = "aggregate", seed: int = 0, max_depth: int | None = None,
-                    scheduler: str | None = None, progress: bool = False) -> pd.DataFrame:
+                    scheduler: Any = None, progress: bool = False) -> pd.DataFrame:
     """Edge-type frequencies over ``n_resamples`` seeded bootstrap resamples (``stability.csv``).
+
+    Parameters
+    ----------
+    ds : a :class:`~causaltraits.data.Dataset`
+    n_resamples : number of resamples (at least 1)
+    algorithm, test, alpha, llm, max_depth : as in :func:`~causaltraits.discovery.search.discover`
+    seed : run seed; resample b is drawn from ``default_rng([seed, b])``
+    scheduler : None (run here), a dask scheduler address (``tcp://HOST:8786``) or a
+        ``distributed.Client``; the result is the same
+    progress : show a tqdm bar on stderr
+
+    Returns
+    -------
+    pandas.DataFrame : one row per pair (node order) with ``adjacent``, a column per oriented
+        edge type (:data:`ORIENTED`), ``none`` and ``most_frequent`` (shares of resamples)
 
     Examples
     --------
     >>> freq = bootstrap_edges(load_dataset("athle-demo"), 20)      # doctest: +SKIP
     >>> freq.sort_values("adjacent", ascending=False).head()         # doctest: +SKIP
     """
-    if n_resamples < 1:
+    if not isinstance(n_resamples, (int, np.integer)) or n_resamples < 1:
         raise ParameterError(f"the number of bootstrap resamples must be at least 1, got {n_resamples}")
-    params = {"algorithm": algorithm, "test": test, "alpha": alpha, "llm": llm, "max_depth": max_depth}
     nodes = ds.analysis_variables(llm)
-    if scheduler:
-        check_dask()
-        from dask.distributed import Client, as_completed
-
-        with Client(scheduler) as client:
-            remote_ds = client.scatter(ds, broadcast=True)
-            futures = [client.submit(_one, remote_ds, b, seed, params, pure=False) for b in range(n_resamples)]
-            bar = _bar(progress, n_resamples)
-            for _ in as_completed(futures):
-                bar.update(1)
-            bar.close()
-            graphs = [f.result() for f in futures]  # in resample order, whatever finished first
-    else:
-        bar = _bar(progress, n_resamples)
-        graphs = []
-        for b in range(n_resamples):
-            graphs.append(_one(ds, b, seed, params))
-            bar.update(1)
-        bar.close()
+    graphs = bootstrap_graphs(ds, int(n_resamples), algorithm=algorithm, test=test, alpha=alpha, llm=llm, seed=seed,
+                              max_depth=max_depth, scheduler=scheduler, progress=progress)
     return edge_frequencies(graphs, nodes)
-
-
-def _bar(progress: bool, total: int) -> Any:
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc="bootstrap", unit="resample", disable=None if progress else True, leave=False)

@@ -4,13 +4,15 @@ The test is KCI's idea in a low-rank feature space:
 
 1. each of x, y and z gets Nystrom features of a product kernel: a Gaussian kernel (median
    heuristic width) on its standardised numeric columns times a delta kernel on its categorical
-   columns (``kinds[col] == 'categorical'``, so codes are never treated as magnitudes). For an
-   all-discrete column set with few distinct rows the landmarks are all those rows, and the
-   features span the kernel exactly (one-hot for a categorical variable);
-2. the features of x and of y are regressed on those of z by ridge regression (kernel ridge
-   regression in the Nystrom space, ridge as KCI's epsilon). With several z columns the z
-   features are one block per column plus a joint block (width: median / sqrt(#columns)), so
-   additive effects are fitted as well as with one column and interactions still enter;
+   columns (``kinds[col] == 'categorical'``, so codes are never treated as magnitudes). All
+   kernel work is done once per distinct row (ordinal traits, years, codes have few); with at
+   most m distinct rows every one is a landmark and the features span the kernel exactly
+   (one-hot for a categorical variable). The median heuristic is exact over all pairs of rows
+   up to 150 distinct rows, else on a seeded random subsample of 300 rows;
+2. the features of x and of y are regressed on the z design by ridge regression (kernel ridge
+   regression in the Nystrom space): the standardised z columns (linear trends, which Gaussian
+   features cannot extrapolate), Nystrom features of each z column (width 0.5 x median) and,
+   with several columns, a joint block (width median / sqrt(#columns)) for interactions;
 3. the statistic is ``n ||Cov(r_x, r_y)||_F^2`` (HSIC of the residual features), shrunk by the
    share of degrees of freedom the regression used (``1 - tr(H)/n``). Its null is the
    weighted chi-square whose weights are the eigenvalues of the covariance of the products
@@ -18,8 +20,8 @@ The test is KCI's idea in a low-rank feature space:
    Lindsay-Pilla-Basak tail (Hall-Buckley-Eagleson fallback).
 
 Cost: O(n m^2) per test with m the number of features (12 for x and y, 60 for one z column,
-20 per column + 60 joint for several):
-about linear in n, a few megabytes per feature block. Features are seeded by (seed, columns),
+20 per column + 60 joint for several): about linear in n, a few megabytes per feature block.
+Calibration, power and cost: ``benchmarks/calibration.py`` and ``benchmarks/ci_speed.py``. Features are seeded by (seed, columns),
 so they do not depend on call order and are cached between tests (PC reuses the same z sets).
 Missing values: a test uses the rows complete in x, y and z (test-wise deletion); the feature
 map of a column set (standardisation, width, landmarks) is fitted once on all rows where that

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from causaltraits.discovery.stability import ORIENTED, bootstrap_edges, edge_frequencies, resample_rows
@@ -35,3 +36,63 @@ def test_bootstrap_on_tiered_data(tiered):
     assert strong.loc[("Height", "Extraversion"), "<--"] == 0.0
     with pytest.raises(CausalTraitsError):
         bootstrap_edges(ds, 0)
+
+
+def test_a_resample_gives_the_same_edges_alone_or_among_others(tiered):
+    from causaltraits.discovery.stability import bootstrap_graphs
+
+    ds = tiered(n=300)
+    many = bootstrap_graphs(ds, 4, test="fisherz", seed=9)
+    assert bootstrap_graphs(ds, [2], test="fisherz", seed=9) == [many[2]]
+    assert bootstrap_graphs(ds, [3, 0], test="fisherz", seed=9) == [many[3], many[0]]
+    # resamples differ from each other (else the frequencies would say nothing)
+    assert len({tuple(sorted(g)) for g in bootstrap_graphs(ds, 6, test="fisherz", seed=9, alpha=0.3)}) > 1
+    with pytest.raises(CausalTraitsError, match="at least 1"):
+        bootstrap_graphs(ds, [])
+
+
+# ---------------------------------------------------------------------- on a dask cluster
+@pytest.fixture(scope="module")
+def cluster():
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as c:
+        yield c
+
+
+@pytest.mark.parametrize("algorithm,test", [("pc", "fisherz"), ("fci", "rcit")])
+def test_cluster_bootstrap_equals_serial(tiered, cluster, algorithm, test):
+    # rcit draws random features: its seeds must reach the workers unchanged
+    ds = tiered(n=300)
+    kw = dict(algorithm=algorithm, test=test, seed=4, alpha=0.1)
+    serial = bootstrap_edges(ds, 4, **kw)
+    remote = bootstrap_edges(ds, 4, scheduler=cluster.scheduler_address, **kw)
+    pd.testing.assert_frame_equal(remote, serial, check_exact=True)
+    assert serial["adjacent"].between(0, 1).all() and serial["adjacent"].max() == 1.0
+
+
+def test_cli_scheduler_run_writes_the_serial_stability(cluster, tmp_path, monkeypatch):
+    import json
+
+    from click.testing import CliRunner
+
+    from causaltraits.cli import cli
+
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=250)
+    b = a + rng.normal(size=250)
+    c = b + rng.normal(size=250)
+    csv = tmp_path / "d.csv"
+    pd.DataFrame({"a": a, "b": b, "c": c}).to_csv(csv, index=False)
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    args = ["discover", "--data", str(csv), "--bootstrap", "5", "--seed", "3"]
+    r1 = runner.invoke(cli, [*args, "--out", str(tmp_path / "serial")], catch_exceptions=False)
+    r2 = runner.invoke(cli, [*args, "--out", str(tmp_path / "dask"), "--scheduler", cluster.scheduler_address],
+                       catch_exceptions=False)
+    assert r1.exit_code == 0 and r2.exit_code == 0, r2.output
+    assert (tmp_path / "dask" / "stability.csv").read_bytes() == (tmp_path / "serial" / "stability.csv").read_bytes()
+    st = pd.read_csv(tmp_path / "dask" / "stability.csv").set_index(["x", "y"])
+    assert st.loc[("a", "b"), "adjacent"] == 1.0 and st.loc[("b", "c"), "adjacent"] == 1.0
+    manifest = json.loads((tmp_path / "dask" / "manifest.json").read_text())
+    assert manifest["parameters"]["scheduler"] == cluster.scheduler_address

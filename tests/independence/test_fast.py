@@ -88,6 +88,7 @@ def test_chain_vs_collider():
     assert t(3, 4, (5,)) < 1e-6
 
 
+@pytest.mark.slow
 def test_power_on_nonlinear_dependence_beside_causallearn_kci():
     from causallearn.utils.cit import CIT
 
@@ -146,6 +147,14 @@ def test_degenerate_inputs():
     assert t(0, 1, (3,)) < 1e-6  # a constant conditioning column is dropped
 
 
+def test_power_on_nonlinear_dependence():
+    rng = np.random.default_rng(4)
+    x = rng.uniform(-2, 2, size=400)
+    y = np.cos(1.5 * x) + 0.5 * rng.normal(size=400)
+    assert abs(np.corrcoef(x, y)[0, 1]) < 0.15
+    assert make_test("lowrank", np.column_stack((x, y)), seed=0)(0, 1) < 1e-6
+
+
 def test_calibration_smoke():
     """200 nonlinear conditional nulls at n = 300: rejection rate within a loose binomial band."""
     pvalues = []
@@ -159,6 +168,7 @@ def test_calibration_smoke():
     assert 0.015 <= rate <= 0.095, rate
 
 
+@pytest.mark.slow
 def test_same_decisions_as_causallearn_kci():
     from causallearn.utils.cit import CIT
 
