@@ -47,6 +47,7 @@ def main() -> None:
     from causaltraits.discovery.stability import bootstrap_edges
 
     ds = load_dataset(args.dataset)
+    load_before = os.getloadavg()[0]
     kw = dict(algorithm="pc", test="auto", seed=0)
     t0 = time.perf_counter()
     procs = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
@@ -74,6 +75,7 @@ def main() -> None:
         procs.close()
         threads.close()
 
+    load_after = os.getloadavg()[0]
     serial = statistics.median(walls["serial"])
     rows = []
     for mode in modes:
@@ -84,7 +86,8 @@ def main() -> None:
     result = {"benchmark": "bootstrap_scheduler", "dataset": ds.name, "n": ds.n, "resamples": args.resamples,
               "repeats": args.repeats, "algorithm": "pc", "test": "auto", "seed": 0,
               "cluster_start_s": {"dask-2-processes": round(start_procs, 3), "dask-2-threads": round(start_threads, 3)},
-              "cpu_count": os.cpu_count(), "python": platform.python_version(), "rows": rows}
+              "cpu_count": os.cpu_count(), "load_average_1min": [round(load_before, 2), round(load_after, 2)],
+              "python": platform.python_version(), "rows": rows}
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "bootstrap_scheduler.json").write_text(json.dumps(result, indent=2) + "\n")
     lines = [f"# bootstrap_edges on {ds.name} (n={ds.n}), {args.resamples} resamples, median of {args.repeats}",
@@ -92,7 +95,8 @@ def main() -> None:
     for r in rows:
         lines.append(f"| {r['mode']} | {r['wall_s_median']} | {r['walls_s']} | {r['speedup_vs_serial']} |")
     lines.append("")
-    lines.append(f"cluster start-up (not included): {result['cluster_start_s']}; cores: {os.cpu_count()} (shared)")
+    lines.append(f"cluster start-up (not included): {result['cluster_start_s']}; cores: {os.cpu_count()} (shared; "
+                 f"1-min load average {load_before:.1f} before, {load_after:.1f} after)")
     (OUT / "bootstrap_scheduler.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
