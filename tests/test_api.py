@@ -19,7 +19,7 @@ def test_readme_python_example():
     assert "adjacency P/R/F1" in res.summary()
     bat = ct.run_battery(ds, tests=("fisherz", "chisq"), llm="aggregate")
     assert isinstance(bat, ct.BatteryResult)
-    assert list(bat.traits) == list(ct.TRAITS)
+    assert bat.traits == {"aggregate": list(ct.TRAITS)}
 
 
 def test_unknown_attribute_is_an_attribute_error():
