@@ -16,6 +16,11 @@ Definition used here
 - For n >= 300 a kernel is held as a pivoted-Cholesky factor ``Kc = F F'`` exact to 1e-12 per
   entry (see :mod:`.kci`); the statistic is ``|Fx' Fy|_F^2 / n`` and the variance sum runs over
   row blocks, so no n x n matrix is stored (p-values equal the dense ones to ~1e-12 relative).
+- When x or y has at most ``kernels.DISTINCT_MAX`` (32) distinct values on the rows used (a trait
+  on a 5-point scale, a league code), every quantity above is a sum over the contingency table of
+  value pairs (:func:`~.kernels.pair_moments`): O(n + D^2 m), or O(n + D r^2) with a low-rank
+  factor of the kernel on the D distinct values of a continuous partner, instead of O(n^2 r).
+  The same numbers to round-off (checked against the dense reference in the tests).
 
 Relation to other implementations (checked in tests/independence/test_hsic.py)
 -------------------------------------------------------------------------------
@@ -107,8 +112,7 @@ class HSIC(KernelTestBase):
         if hit is not None:
             return hit
         block = self._continuous_block([(col, 1.0)], rows)
-        med_sq = kn.median_distance(block, squared=True)
-        theta = 2.0 / med_sq if med_sq > 0 else 1.0  # 1 / sigma^2 with sigma^2 = med / 2
+        theta = self._theta(block[:, 0])
         n = block.shape[0]
         f = self._factor([(col, 1.0)], rows, theta)
         if f is not None:
@@ -125,10 +129,17 @@ class HSIC(KernelTestBase):
     def _compute(self, x, y, z, rows):
         if kn.is_constant(self._column(x, rows)) or kn.is_constant(self._column(y, rows)):
             return 0.0, 1.0, None
-        kx, ky = self._centred(x, rows), self._centred(y, rows)
         n = self.data.shape[0] if rows is None else len(rows)
         if n < 6:  # the variance formula needs n > 5
             return float("nan"), float("nan"), None
+        if self._few_values(x, y, rows):
+            (vx, dx), (vy, dy) = self._kernel_input(x, rows), self._kernel_input(y, rows)
+            pm = kn.pair_moments(vx, vy, 1.0 if dx else self._theta(vx), 1.0 if dy else self._theta(vy), dx, dy)
+            stat = pm.trace_product / n
+            mean, var = hsic_gamma_moments(n, pm.mean_offdiag_k, pm.mean_offdiag_l,
+                                           pm.hadamard_sq - pm.hadamard_sq_diag)
+            return stat, self._pvalue(stat, n, mean, var), None
+        kx, ky = self._centred(x, rows), self._centred(y, rows)
         stat = trace_product(kx, ky) / n
         # sum over i != j of (Kc * Lc)_ij^2, in row blocks (no n x n temporaries)
         total = 0.0
@@ -137,8 +148,17 @@ class HSIC(KernelTestBase):
             total += float(np.vdot(prod, prod))
         offdiag_sq = total - float(np.sum((kx[3] * ky[3]) ** 2))
         mean, var = hsic_gamma_moments(n, kx[2], ky[2], offdiag_sq)
+        return stat, self._pvalue(stat, n, mean, var), None
+
+    @staticmethod
+    def _theta(z: np.ndarray) -> float:
+        """``1 / sigma^2`` with ``sigma^2 = median(|a_i - a_j|^2) / 2`` of the z-scores ``z``."""
+        med_sq = kn.median_distance(z[:, None], squared=True)
+        return 2.0 / med_sq if med_sq > 0 else 1.0
+
+    @staticmethod
+    def _pvalue(stat: float, n: int, mean: float, var: float) -> float:
+        """Gamma upper tail of ``n HSIC_b`` given the null mean and variance of ``HSIC_b``."""
         if not (mean > 0 and var > 0):
-            return stat, float("nan"), None
-        shape = mean**2 / var
-        scale = n * var / mean
-        return stat, float(stats.gamma.sf(stat, shape, scale=scale)), None
+            return float("nan")
+        return float(stats.gamma.sf(stat, mean**2 / var, scale=n * var / mean))

@@ -31,6 +31,12 @@ What is different (and faster)
   instead of O(n^3); p-values agree with causal-learn to ~1e-9 relative. Kernels whose factor
   would exceed rank n/3, or on more dimensions, use the dense path. The unconditional test
   uses the same factors: statistic ``|Fx' Fy|_F^2``, O(n r^2) time and memory per pair.
+- Unconditional pairs where x or y has at most ``kernels.DISTINCT_MAX`` (32) distinct values
+  (traits on a 5-point scale) are computed on the contingency table of value pairs
+  (:func:`~.kernels.pair_moments`): the statistic, ``tr(Kc)``, ``|Kc|^2`` (and y's) are sums
+  over value pairs weighted by their counts, O(n + D^2 m) or O(n + D r^2) (low-rank factor of
+  the kernel on a continuous partner's D distinct values) instead of O(n^2); same numbers to
+  round-off.
 - The gamma moments ``tr(UU')`` and ``tr((UU')^2)`` of causal-learn's n x (kx ky) product
   matrix ``UU`` are computed as ``sum(diag(Ax) diag(Ay))`` and ``sum((Ax * Ay)^2)`` with
   ``Ax = Vx Vx'`` the truncated ``KxR`` (the same numbers, O(n^2 k) instead of O(n^2 k^2)).
@@ -150,6 +156,19 @@ class KernelTestBase(CITest):
         return kn.lowrank_factor(self._continuous_block(cols, rows), theta, codes, tol=LOWRANK_TOL,
                                  max_rank=max(n // 3, 1))
 
+    def _kernel_input(self, col: int, rows: np.ndarray | None) -> tuple[np.ndarray, bool]:
+        """The 1-D values a kernel on one variable sees: (codes, True) for a delta kernel, else
+        (z-scores, False)."""
+        if self._is_categorical(col):
+            return self._column(col, rows), True
+        return kn.standardize(self._column(col, rows))[:, 0], False
+
+    def _few_values(self, x: int, y: int, rows: np.ndarray | None) -> bool:
+        """True when x or y has at most ``kn.DISTINCT_MAX`` distinct values on the rows used, so
+        the pair is computed exactly on its contingency table (:func:`~.kernels.pair_moments`)."""
+        return min(kn.count_distinct(self._column(x, rows)),
+                   kn.count_distinct(self._column(y, rows))) <= kn.DISTINCT_MAX
+
     def _continuous_block(self, cols: Sequence[tuple[int, float]], rows: np.ndarray | None) -> np.ndarray:
         cont = [(c, s) for c, s in cols if not self._is_categorical(c)]
         if not cont:
@@ -204,14 +223,7 @@ class KCI(KernelTestBase):
         hit = self._cache.get(key)
         if hit is not None:
             return hit
-        n = self.data.shape[0] if rows is None else len(rows)
-        if self.width == "empirical":
-            theta = kn.empirical_theta_hsic(n, 1)
-        else:
-            # causal-learn's KCI_UInd takes the median width from the RAW column and applies it
-            # to the z-scored one (KCI_CInd standardises first); matched here on purpose.
-            raw = self._column(col, rows)[:, None]
-            theta = 1.0 if self._is_categorical(col) else kn.median_theta_kci(raw)
+        theta = self._theta_unconditional(col, rows)
         f = self._factor([(col, 1.0)], rows, theta)
         if f is not None:
             fc = np.ascontiguousarray(f - f.mean(axis=0))
@@ -222,7 +234,22 @@ class KCI(KernelTestBase):
             value = ("K", kc, float(np.trace(kc)), float(np.vdot(kc, kc)))
         return self._cache.put(key, value)
 
+    def _theta_unconditional(self, col: int, rows: np.ndarray | None) -> float:
+        n = self.data.shape[0] if rows is None else len(rows)
+        if self.width == "empirical":
+            return kn.empirical_theta_hsic(n, 1)
+        # causal-learn's KCI_UInd takes the median width from the RAW column and applies it
+        # to the z-scored one (KCI_CInd standardises first); matched here on purpose.
+        return 1.0 if self._is_categorical(col) else kn.median_theta_kci(self._column(col, rows)[:, None])
+
     def _unconditional(self, x, y, rows):
+        if self._few_values(x, y, rows):
+            (vx, dx), (vy, dy) = self._kernel_input(x, rows), self._kernel_input(y, rows)
+            pm = kn.pair_moments(vx, vy, self._theta_unconditional(x, rows), self._theta_unconditional(y, rows),
+                                 dx, dy)
+            n = pm.n
+            stat = pm.trace_product
+            return stat, gamma_pvalue(stat, pm.trace_k * pm.trace_l / n, 2.0 * pm.fro2_k * pm.fro2_l / n**2), None
         kx, ky = self._centred(x, rows), self._centred(y, rows)
         n = self.data.shape[0] if rows is None else len(rows)
         stat = trace_product(kx, ky)

@@ -115,3 +115,74 @@ def test_fast_exact_median_of_squared_distances():
         d2 = pdist(v[:, None], "sqeuclidean")
         assert kn.median_distance(v[:, None], squared=True) == np.median(d2[d2 > 0])  # bit-exact
     assert np.isnan(kn.median_distance(np.ones((5, 1)), squared=True))
+
+
+def _trait_table(n, seed):
+    """Trait-like 5-point scores, a 7-level code, a rounded and a continuous attribute."""
+    rng = np.random.default_rng(seed)
+    league = rng.integers(0, 7, n).astype(float)
+    height = 175 + 8 * (league == 3) + rng.normal(0, 6, n)
+    trait = np.clip(np.round(3 + 0.1 * (height - 175) + rng.normal(size=n)), 1, 5)
+    return np.column_stack([trait, rng.integers(1, 6, n).astype(float), league, np.round(height), height])
+
+
+@pytest.mark.parametrize("factored", [False, True])
+def test_few_distinct_values_match_reference(factored, monkeypatch):
+    from causaltraits.independence import kernels as kn
+
+    # the continuous column (260 values): exact pass over value pairs, or its low-rank factor
+    monkeypatch.setattr(kn, "FACTOR_MIN_DISTINCT", 40 if factored else 10**9)
+    data = _trait_table(260, seed=41)
+    data[:10, 4] = np.nan
+    t = HSIC(data)
+    for a, b in [(0, 4), (0, 3), (0, 1), (2, 4), (1, 2)]:
+        ok = ~np.isnan(data[:, a]) & ~np.isnan(data[:, b])
+        stat, p = reference_hsic(data[ok, a], data[ok, b])
+        r = t.test(a, b)
+        assert r.statistic == pytest.approx(stat, rel=1e-9)
+        assert r.pvalue == pytest.approx(p, rel=1e-6, abs=1e-14)
+    assert len(t._cache) == 0  # computed on the contingency tables, no per-variable kernel
+    assert t(0, 4) < 1e-3 and t(0, 1) > 0.01
+
+
+def test_few_distinct_values_equal_the_general_path(monkeypatch):
+    from causaltraits.independence import kernels as kn
+
+    data = _trait_table(400, seed=42)
+    kinds = ["continuous", "continuous", "categorical", "continuous", "continuous"]
+    pairs = [(0, 4), (0, 2), (2, 4), (2, 1), (0, 3)]
+    fast = [HSIC(data, kinds=kinds).test(a, b) for a, b in pairs]  # delta kernel on column 2
+    monkeypatch.setattr(kn, "DISTINCT_MAX", 0)
+    slow = [HSIC(data, kinds=kinds).test(a, b) for a, b in pairs]
+    for f, s in zip(fast, slow):
+        assert f.statistic == pytest.approx(s.statistic, rel=1e-9)
+        assert f.pvalue == pytest.approx(s.pvalue, rel=1e-7, abs=1e-14)
+
+
+@pytest.mark.parametrize("factored", [False, True])
+def test_pair_moments_against_dense_matrices(factored, monkeypatch):
+    from causaltraits.independence import kernels as kn
+
+    calls = []
+    factor = kn.lowrank_factor
+    monkeypatch.setattr(kn, "lowrank_factor", lambda *a, **k: calls.append(1) or factor(*a, **k))
+    # exact pass over the value pairs, or the low-rank factor of the many-valued side
+    monkeypatch.setattr(kn, "FACTOR_MIN_DISTINCT", 40 if factored else 10**9)
+    rng = np.random.default_rng(43)
+    n = 150
+    x, codes = rng.normal(size=n), rng.integers(0, 4, n).astype(float)
+    scores = np.round(x + rng.normal(size=n))
+    for u, v, tu, tv, du, dv in [(x, scores, 2.0, 0.7, False, False), (scores, codes, 1.3, 0.0, False, True),
+                                 (codes, x, 0.0, 3.0, True, False)]:
+        k = kn.delta_gram(u) if du else kn.gaussian_gram(u[:, None], tu)
+        l = kn.delta_gram(v) if dv else kn.gaussian_gram(v[:, None], tv)
+        kc, lc = kn.center_gram(k), kn.center_gram(l)
+        off = ~np.eye(n, dtype=bool)
+        pm = kn.pair_moments(u, v, tu, tv, du, dv)
+        expected = dict(trace_product=np.sum(kc * lc), mean_offdiag_k=k[off].mean(), mean_offdiag_l=l[off].mean(),
+                        trace_k=np.trace(kc), trace_l=np.trace(lc), fro2_k=np.sum(kc**2), fro2_l=np.sum(lc**2),
+                        hadamard_sq=np.sum((kc * lc) ** 2), hadamard_sq_diag=np.sum((np.diag(kc) * np.diag(lc)) ** 2))
+        assert pm.n == n
+        for name, value in expected.items():
+            assert getattr(pm, name) == pytest.approx(value, rel=1e-11, abs=1e-11), name
+    assert len(calls) == (2 if factored else 0)  # the continuous x in the first and third case

@@ -148,3 +148,48 @@ def test_kernel_building_blocks():
     g = kn.lowrank_factor(z, 2.0, codes=rng.integers(0, 2, 600), tol=1e-12)
     assert g is not None
     assert kn.lowrank_factor(rng.normal(size=(300, 4)), 4.0, max_rank=20) is None
+
+
+# ---------------------------------------------------------------- few distinct values (contingency path)
+def _trait_table(n, seed):
+    """Trait-like 5-point scores, a 7-level code, a rounded and a continuous attribute."""
+    rng = np.random.default_rng(seed)
+    league = rng.integers(0, 7, n).astype(float)
+    height = 175 + 8 * (league == 3) + rng.normal(0, 6, n)
+    trait = np.clip(np.round(3 + 0.1 * (height - 175) + rng.normal(size=n)), 1, 5)
+    other = rng.integers(1, 6, n).astype(float)
+    return np.column_stack([trait, other, league, np.round(height), rng.normal(size=n), height])
+
+
+@pytest.mark.parametrize("factored", [False, True])
+@pytest.mark.parametrize("width", ["empirical", "median"])
+def test_few_distinct_values_match_causallearn(width, factored, monkeypatch):
+    from causaltraits.independence import kernels as kn
+
+    # the continuous columns (240 values): exact pass over value pairs, or their low-rank factors
+    monkeypatch.setattr(kn, "FACTOR_MIN_DISTINCT", 40 if factored else 10**9)
+    data = _trait_table(240, seed=31)
+    ref = CIT(data, "kci", est_width=width)
+    t = KCI(data, width=width)
+    for x, y in [(0, 5), (0, 3), (0, 1), (0, 2), (4, 1), (2, 5)]:
+        assert t(x, y) == pytest.approx(ref(x, y), rel=1e-6, abs=1e-14), (x, y)
+    assert len(t._cache) == 0  # no per-variable n x n kernel was built
+    assert t(0, 5) < 1e-3 and t(0, 1) > 0.01
+    data[:12, 5] = np.nan  # test-wise deletion: the table is built on the pair's rows
+    r = KCI(data, width=width).test(0, 5)
+    assert r.n == 228
+    assert r.pvalue == pytest.approx(CIT(data[12:], "kci", est_width=width)(0, 5), rel=1e-6, abs=1e-14)
+
+
+def test_few_distinct_values_equal_the_general_path(monkeypatch):
+    from causaltraits.independence import kernels as kn
+
+    data = _trait_table(400, seed=32)
+    kinds = ["continuous", "continuous", "categorical", "continuous", "continuous", "continuous"]
+    pairs = [(0, 5), (0, 2), (2, 5), (2, 1), (0, 3)]
+    fast = [KCI(data, kinds=kinds).test(x, y) for x, y in pairs]  # delta kernel on column 2
+    monkeypatch.setattr(kn, "DISTINCT_MAX", 0)  # every pair through the dense / low-rank path
+    slow = [KCI(data, kinds=kinds).test(x, y) for x, y in pairs]
+    for f, s in zip(fast, slow):
+        assert f.statistic == pytest.approx(s.statistic, rel=1e-9)
+        assert f.pvalue == pytest.approx(s.pvalue, rel=1e-7, abs=1e-14)
