@@ -17,6 +17,9 @@ Width heuristics:
   causal-learn's ``set_width_median`` draws 1,000 rows without a seed above 1,000 rows, so it
   is matched exactly only for n <= 1,000; here every pair is used (deterministic).
 
+:func:`pair_moments` computes every centred-kernel sum an unconditional test needs on the
+contingency table of a pair in which one variable has few distinct values (O(n + D^2 m)).
+
 The loops are numba (nopython, cache=True): one pass over the upper triangle, no n x n
 temporaries besides the output.
 """
@@ -148,30 +151,33 @@ def _kth_positive_sq(v: np.ndarray, k: int, zeros: int) -> float:
     return vals[0]
 
 
-def _median_sq_1d(v: np.ndarray) -> float:
+def _median_sq_1d(v: np.ndarray, root: bool = False) -> float:
+    # ``root``: the median of the distances sqrt((v_j - v_i)^2), whose order statistics are the
+    # roots of the squared ones (sqrt is monotone), computed as the enumeration computes them
     v = np.sort(np.asarray(v, dtype=np.float64))
     n = v.shape[0]
     zeros = _count_sq_le(v, 0.0)
     m = n * (n - 1) // 2 - zeros
     if m == 0:
         return float("nan")
+    f = np.sqrt if root else (lambda t: t)
     if m % 2:
-        return float(_kth_positive_sq(v, m // 2, zeros))
-    a = _kth_positive_sq(v, m // 2 - 1, zeros)
-    b = _kth_positive_sq(v, m // 2, zeros)
+        return float(f(_kth_positive_sq(v, m // 2, zeros)))
+    a = f(_kth_positive_sq(v, m // 2 - 1, zeros))
+    b = f(_kth_positive_sq(v, m // 2, zeros))
     return float(np.mean(np.array([a, b])))  # as np.median does for an even count
 
 
 def median_distance(x: np.ndarray, squared: bool = False) -> float:
     """Median of the positive pairwise (squared, if asked) Euclidean distances over all pairs.
 
-    Exact. For one column and ``squared`` the order statistics are found in O(n log n) (sort,
-    then bisection with pair counting) instead of enumerating the n^2 / 2 pairs. Returns NaN
-    when all rows are equal.
+    Exact. For one column the order statistics are found in O(n log n) (sort, then bisection
+    with pair counting) instead of enumerating the n^2 / 2 pairs. Returns NaN when all rows are
+    equal.
     """
     x = np.ascontiguousarray(x, dtype=np.float64).reshape(len(x), -1)
-    if squared and x.shape[1] == 1 and len(x) > 1:
-        return _median_sq_1d(x[:, 0])
+    if x.shape[1] == 1 and len(x) > 1:
+        return _median_sq_1d(x[:, 0], root=not squared)
     dists = _positive_distances(x, squared)
     return float(np.median(dists)) if dists.size else float("nan")
 

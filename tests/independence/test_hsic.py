@@ -114,7 +114,10 @@ def test_fast_exact_median_of_squared_distances():
     for v in columns:
         d2 = pdist(v[:, None], "sqeuclidean")
         assert kn.median_distance(v[:, None], squared=True) == np.median(d2[d2 > 0])  # bit-exact
+        d1 = pdist(v[:, None])
+        assert kn.median_distance(v[:, None]) == np.median(d1[d1 > 0])  # distances too
     assert np.isnan(kn.median_distance(np.ones((5, 1)), squared=True))
+    assert np.isnan(kn.median_distance(np.ones((5, 1))))
 
 
 def _trait_table(n, seed):
