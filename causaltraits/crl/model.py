@@ -88,6 +88,11 @@ class CRLConfig:
     #: modality's measurements; the final objective is unchanged. 0 disables it.
     anchor: float = 0.0
     anchor_epochs: int = 20
+    #: initialisations tried: each trains ``restart_epochs`` epochs, the one with the lowest
+    #: validation loss continues (the objective has several basins - e.g. a cause and the noise
+    #: of its effect swapped - and the validation loss tells them apart). 1 = no restarts.
+    restarts: int = 1
+    restart_epochs: int = 15
     dtype: str = "float32"
     #: BLAS threads during fit/transform (None: leave as is). One thread avoids the
     #: oversubscription that makes small products crawl on a shared machine.
@@ -108,6 +113,8 @@ class CRLConfig:
             raise ParameterError("the model needs at least one latent")
         if self.combine == "independent" and (self.stochastic or self.n_shared):
             raise ParameterError("combine='independent' is deterministic and has no shared latents")
+        if self.restarts < 1 or self.restart_epochs < 1:
+            raise ParameterError(f"restarts and restart_epochs must be >= 1, got {self.restarts}, {self.restart_epochs}")
         if not (0.0 <= self.val_fraction < 1.0):
             raise ParameterError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
 
@@ -476,7 +483,12 @@ class MultiMeasurementCRL:
         cfg = self.config
         X = _as_measurements(X)
         rng = np.random.default_rng(self.seed)
-        self._build([[x.shape[1] for x in mod] for mod in X], rng)
+        dims = [[x.shape[1] for x in mod] for mod in X]
+        # with restarts every candidate initialisation draws from its own child generator (drawn
+        # from ``rng`` first, so the run stays a function of the one seed)
+        init_rngs = ([np.random.default_rng(int(rng.integers(2**63 - 1))) for _ in range(cfg.restarts)]
+                     if cfg.restarts > 1 else [rng])
+        self._build(dims, init_rngs[0])
         self._fit_scaler(X)
         Xs = self._scale(X)
         n = Xs[0][0].shape[0]
@@ -487,61 +499,99 @@ class MultiMeasurementCRL:
         val_idx, tr_idx = np.sort(perm[:n_val]), perm[n_val:]
         Xval = [[x[val_idx] for x in mod] for mod in Xs] if n_val else None
         anchors = self._ica_anchors(Xs, tr_idx, rng) if cfg.anchor > 0 else None
-        opt = Adam(self.store_.theta.size, self.dtype_, lr=cfg.lr)
         bs = len(tr_idx) if cfg.full_batch else min(cfg.batch_size, len(tr_idx))
-        best = (np.inf, self.store_.theta.copy(), 0)
         self.history_ = []
-        steps = 0
+        self.restart_scores_: list[float] = []
         t0 = time.perf_counter()
         bar = None
+        first = min(cfg.restart_epochs, cfg.epochs) if cfg.restarts > 1 else 0
         if progress:
             from tqdm.auto import tqdm
-            bar = tqdm(total=cfg.epochs, desc="crl fit", unit="epoch", leave=False)
+            bar = tqdm(total=cfg.epochs + first * (len(init_rngs) - 1), desc="crl fit", unit="epoch", leave=False)
         try:
-            for epoch in range(cfg.epochs):
-                te = time.perf_counter()
-                order = tr_idx[rng.permutation(len(tr_idx))]
-                tot, cnt = 0.0, 0
-                for start in range(0, len(order) - bs + 1 if len(order) >= bs else 1, bs):
-                    idx = np.sort(order[start:start + bs])
-                    Xb = [[x[idx] for x in mod] for mod in Xs]
-                    anc = None
-                    if anchors is not None and epoch < cfg.anchor_epochs:
-                        anc = (anchors[idx], cfg.anchor * (1.0 - epoch / cfg.anchor_epochs))
-                    loss = self._loss_and_grad(Xb, rng, anchor=anc)
-                    opt.step(self.store_.theta, self.store_.grad)
-                    tot += loss * len(idx)
-                    cnt += len(idx)
-                    steps += 1
-                    if cfg.max_steps is not None and steps >= cfg.max_steps:
-                        break
-                val = self._loss_and_grad(Xval, None, need_grad=False) if Xval is not None else tot / cnt
-                rec = {"epoch": epoch + 1, "train_loss": tot / max(cnt, 1), "val_loss": float(val),
-                       "seconds": time.perf_counter() - te}
-                self.history_.append(rec)
-                if callback is not None:
-                    callback(rec)
-                if bar is not None:
-                    bar.update(1)
-                    bar.set_postfix(val=f"{val:.4g}")
-                if not np.isfinite(val):
-                    break
-                if val < best[0]:
-                    best = (val, self.store_.theta.copy(), epoch + 1)
-                elif epoch + 1 - best[2] >= cfg.patience:
-                    break
-                if cfg.max_steps is not None and steps >= cfg.max_steps:
-                    break
+            if cfg.restarts > 1:
+                # short runs from several initialisations; keep the one with the lowest
+                # validation loss (model selection on the validation part of train only)
+                cands = []
+                for r, irng in enumerate(init_rngs):
+                    if r:
+                        self._build(dims, irng)
+                    state = self._new_state()
+                    hist = self._train_epochs(range(first), state, Xs, tr_idx, Xval, anchors, bs, rng,
+                                              bar, callback)
+                    cands.append((state["best"][0], state, hist))
+                    self.restart_scores_.append(float(state["best"][0]))
+                _, state, hist = min(cands, key=lambda c: c[0])
+                self.store_.theta[...] = state["theta"]
+                self.history_ = hist
+                self.restart_chosen_ = int(np.argmin(self.restart_scores_))
+            else:
+                state = self._new_state()
+            if not state["stopped"]:
+                self.history_ += self._train_epochs(range(first, cfg.epochs), state, Xs, tr_idx, Xval, anchors,
+                                                    bs, rng, bar, callback)
         finally:
             if bar is not None:
                 bar.close()
+        best = state["best"]
         if np.isfinite(best[0]):
             self.store_.theta[...] = best[1]
         self.best_epoch_ = best[2]
-        self.steps_ = steps
+        self.steps_ = state["steps"]
         self.fit_seconds_ = time.perf_counter() - t0
         self.graph_weights_ = self._graph_strengths(Xs)
         return self
+
+    def _new_state(self) -> dict:
+        """Optimiser and early-stopping state of one training run from the current parameters."""
+        return {"opt": Adam(self.store_.theta.size, self.dtype_, lr=self.config.lr), "steps": 0,
+                "best": (np.inf, self.store_.theta.copy(), 0), "stopped": False, "theta": None}
+
+    def _train_epochs(self, epochs, state, Xs, tr_idx, Xval, anchors, bs, rng, bar, callback) -> list[dict]:
+        """Run the given epochs of mini-batch Adam; updates ``state`` (best parameters, steps)."""
+        cfg = self.config
+        opt = state["opt"]
+        history = []
+        for epoch in epochs:
+            te = time.perf_counter()
+            order = tr_idx[rng.permutation(len(tr_idx))]
+            tot, cnt = 0.0, 0
+            for start in range(0, len(order) - bs + 1 if len(order) >= bs else 1, bs):
+                idx = np.sort(order[start:start + bs])
+                Xb = [[x[idx] for x in mod] for mod in Xs]
+                anc = None
+                if anchors is not None and epoch < cfg.anchor_epochs:
+                    anc = (anchors[idx], cfg.anchor * (1.0 - epoch / cfg.anchor_epochs))
+                loss = self._loss_and_grad(Xb, rng, anchor=anc)
+                opt.step(self.store_.theta, self.store_.grad)
+                tot += loss * len(idx)
+                cnt += len(idx)
+                state["steps"] += 1
+                if cfg.max_steps is not None and state["steps"] >= cfg.max_steps:
+                    break
+            val = self._loss_and_grad(Xval, None, need_grad=False) if Xval is not None else tot / cnt
+            rec = {"epoch": epoch + 1, "train_loss": tot / max(cnt, 1), "val_loss": float(val),
+                   "seconds": time.perf_counter() - te}
+            history.append(rec)
+            if callback is not None:
+                callback(rec)
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(val=f"{val:.4g}")
+            best = state["best"]
+            if not np.isfinite(val):
+                state["stopped"] = True
+                break
+            if val < best[0]:
+                state["best"] = (val, self.store_.theta.copy(), epoch + 1)
+            elif epoch + 1 - best[2] >= cfg.patience:
+                state["stopped"] = True
+                break
+            if cfg.max_steps is not None and state["steps"] >= cfg.max_steps:
+                state["stopped"] = True
+                break
+        state["theta"] = self.store_.theta.copy()
+        return history
 
     def _ica_anchors(self, Xs: list[list[np.ndarray]], tr_idx: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Standardised FastICA components of each modality (n x D; NaN columns for shared latents)."""
