@@ -38,6 +38,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
+from causaltraits.runs import publish_dir
 
 _REPO = Path(__file__).resolve().parent.parent
 #: default location of the committed reference results: the repository's results/reference/ (source
@@ -196,18 +197,6 @@ def compare(expected: Path, actual: Path) -> dict[str, list[str]]:
     return {"differ": differ, "missing": sorted(want - got), "extra": sorted(got - want)}
 
 
-def _publish(staging: Path, out: Path) -> None:
-    """Replace ``out`` by ``staging`` with the shortest possible window (both in one parent folder)."""
-    old = None
-    if out.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-        os.rmdir(old)
-        os.replace(out, old)
-    os.replace(staging, out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
 def regenerate(out: str | os.PathLike = DEFAULT_OUT, log=None) -> dict[str, float]:
     """Regenerate the reference results at ``out``, replacing them only once all are complete."""
     out = Path(out).resolve()
@@ -216,7 +205,7 @@ def regenerate(out: str | os.PathLike = DEFAULT_OUT, log=None) -> dict[str, floa
     try:
         timings = generate(staging, log=log)
         os.chmod(staging, 0o755)  # mkdtemp makes it private; a published results folder is not
-        _publish(staging, out)
+        publish_dir(staging, out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -145,14 +145,23 @@ def open_run(out: str | os.PathLike | None, dataset_name: str, force: bool = Fal
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    # Publish: move any previous content aside first so the swap is as short as possible.
+    publish_dir(staging, final)
+    run.path = final
+
+
+def publish_dir(staging: str | os.PathLike, final: str | os.PathLike) -> None:
+    """Put the complete directory ``staging`` at ``final`` (same parent), replacing what was there.
+
+    Any previous content is moved aside first, so the window in which ``final`` is missing is two
+    renames long, and it is deleted only after the new directory is in place.
+    """
+    staging, final = Path(staging), Path(final)
     old = None
     if final.exists():
         old = Path(tempfile.mkdtemp(prefix=f".{final.name}.old-", dir=final.parent))
         os.rmdir(old)
         os.replace(final, old)
     os.replace(staging, final)
-    run.path = final
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
 

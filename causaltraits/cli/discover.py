@@ -69,7 +69,8 @@ def discover(dataset, data_path, columns, categorical, schema, data_dir, algorit
         check_scheduler(scheduler)
     if out is not None:
         runs.check_output_dir(out, force=force)
-    ds = load_from_options(dataset, data_path, columns, categorical, schema, data_dir)
+    ds = load_from_options(dataset, data_path, columns, categorical, schema, data_dir,
+                           embeddings=False)
     plan = plan_discovery(ds, algorithm=algorithm, test=test, alpha=alpha, llm=llm)
     t_loaded = time.perf_counter()
 

@@ -12,7 +12,7 @@ from causaltraits.errors import ParameterError
 
 
 @click.command("independence")
-@pass_dataset
+@pass_dataset(embeddings=False)
 @click.option("--traits", metavar="A,B", help="Trait columns (or bare trait names) to test [default: all].")
 @click.option("--attributes", metavar="C,D", help="Attribute columns to test [default: all].")
 @click.option("--tests", "tests", metavar="T1,T2", default=None,

@@ -820,17 +820,10 @@ def fetch(name: str, data_dir: str | os.PathLike | None = None, *, revision: str
             "files": files,
             "licence": LICENCE_TERMS,
         }
-        from causaltraits.runs import write_json
+        from causaltraits.runs import publish_dir, write_json
 
         write_json(staging / MANIFEST, manifest)
-        old = None
-        if target.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{key}.old-", dir=target.parent))
-            os.rmdir(old)
-            os.replace(target, old)
-        os.replace(staging, target)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        publish_dir(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -339,7 +339,7 @@ def load_table(
     missing = [c for c in use if c not in have]
     if missing:
         raise DataError(f"{where}: required column '{missing[0]}' not found; columns found: {preview(have)}")
-    hint = (f"; declare it categorical (--categorical {{col}}) or leave it out with --columns")
+    hint = "; declare it categorical (--categorical {col}) or leave it out with --columns"
     out: dict[str, pd.Series] = {}
     codes: dict[str, list[str]] = {}
     for c in use:
