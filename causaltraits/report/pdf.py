@@ -357,7 +357,7 @@ def _reasons_from_citests(folder: Path, test: str, q: pd.DataFrame) -> pd.DataFr
     if sub.empty:
         return None
     m = sub.pivot_table(index="trait", columns="attribute", values="reason", aggfunc="first")
-    return m.reindex(index=q.index, columns=q.columns).fillna("").astype(str)
+    return m.reindex(index=q.index, columns=q.columns).astype(object).fillna("").astype(str)
 
 
 def _tests_of(folder: Path, params: dict[str, Any]) -> list[str]:
