@@ -52,7 +52,7 @@ from causaltraits.crl.optim import Adam
 from causaltraits.crl import scm as _scm
 from causaltraits.errors import DataError, ParameterError
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 @dataclass
@@ -88,6 +88,9 @@ class CRLConfig:
     #: modality's measurements; the final objective is unchanged. 0 disables it.
     anchor: float = 0.0
     anchor_epochs: int = 20
+    #: what the ICA warm start sees per modality: its measurements side by side (``concat``) or
+    #: their average (``mean``, measurements of equal width only: averages out measurement noise)
+    anchor_input: str = "concat"
     #: initialisations tried: each trains ``restart_epochs`` epochs, the one with the lowest
     #: validation loss continues (the objective has several basins - e.g. a cause and the noise
     #: of its effect swapped - and the validation loss tells them apart). 1 = no restarts.
@@ -113,6 +116,8 @@ class CRLConfig:
             raise ParameterError("the model needs at least one latent")
         if self.combine == "independent" and (self.stochastic or self.n_shared):
             raise ParameterError("combine='independent' is deterministic and has no shared latents")
+        if self.anchor_input not in ("concat", "mean"):
+            raise ParameterError(f"anchor_input must be concat or mean, got {self.anchor_input!r}")
         if self.restarts < 1 or self.restart_epochs < 1:
             raise ParameterError(f"restarts and restart_epochs must be >= 1, got {self.restarts}, {self.restart_epochs}")
         if not (0.0 <= self.val_fraction < 1.0):
@@ -203,6 +208,7 @@ class MultiMeasurementCRL:
         st.declare("log_tau", (n_meas,), "zeros")
         st.declare("scm.W", (D, D), "zeros")
         st.declare("scm.V", (D, D), "zeros")
+        st.declare("scm.U", (D, D), "zeros")
         st.declare("scm.b", (D,), "zeros")
         st.declare("scm.log_s", (D,), "const", -0.5)
         if cfg.noise == "mixture":
@@ -387,25 +393,28 @@ class MultiMeasurementCRL:
         # prior over the latents
         if cfg.prior == "scm":
             W, V = st["scm.W"].astype(np.float64), st["scm.V"].astype(np.float64)
+            U = st["scm.U"].astype(np.float64)
             b, ls = st["scm.b"].astype(np.float64), st["scm.log_s"].astype(np.float64)
             z64 = z.astype(np.float64)
-            dW = np.zeros((D, D)); dV = np.zeros((D, D)); db = np.zeros(D); dlog_s = np.zeros(D)
+            dW = np.zeros((D, D)); dV = np.zeros((D, D)); dU = np.zeros((D, D)); db = np.zeros(D); dlog_s = np.zeros(D)
             ddz = np.zeros((n, D))
             if cfg.noise == "mixture":
                 ma, mm, ml = (st[f"scm.mix_{k}"].astype(np.float64) for k in ("a", "mu", "lsd"))
                 dma, dmm, dml = np.zeros_like(ma), np.zeros_like(mm), np.zeros_like(ml)
-                loss += _scm.scm_nll_backward_mix(z64, W, V, b, ls, self.mask_, ma, mm, ml, cfg.beta * inv_n,
-                                                  ddz, dW, dV, db, dlog_s, dma, dmm, dml)
+                loss += _scm.scm_nll_backward_mix(z64, W, V, U, b, ls, self.mask_, ma, mm, ml, cfg.beta * inv_n,
+                                                  ddz, dW, dV, dU, db, dlog_s, dma, dmm, dml)
             else:
-                loss += _scm.scm_nll_backward(z64, W, V, b, ls, self.mask_, cfg.beta * inv_n,
-                                              ddz, dW, dV, db, dlog_s)
-            loss += cfg.l1 * float(np.sum(np.abs(W[self.mask_])) + np.sum(np.abs(V[self.mask_])))
+                loss += _scm.scm_nll_backward(z64, W, V, U, b, ls, self.mask_, cfg.beta * inv_n,
+                                              ddz, dW, dV, dU, db, dlog_s)
+            loss += cfg.l1 * float(np.sum(np.abs(W[self.mask_])) + np.sum(np.abs(V[self.mask_]))
+                                  + np.sum(np.abs(U[self.mask_])))
             if cfg.stochastic:
                 loss -= cfg.beta * float(np.sum(log_sig)) * inv_n  # posterior entropy (constant dropped)
             if need_grad:
                 dz += ddz
                 G["scm.W"] += dW + cfg.l1 * np.sign(W) * self.mask_
                 G["scm.V"] += dV + cfg.l1 * np.sign(V) * self.mask_
+                G["scm.U"] += dU + cfg.l1 * np.sign(U) * self.mask_
                 G["scm.b"] += db
                 G["scm.log_s"] += dlog_s
                 if cfg.noise == "mixture":
@@ -605,7 +614,10 @@ class MultiMeasurementCRL:
             L = self.config.latent_dims[m]
             if L == 0:
                 continue
-            Xm = np.concatenate([x.astype(np.float64) for x in mod], axis=1)
+            if self.config.anchor_input == "mean" and len({x.shape[1] for x in mod}) == 1:
+                Xm = np.mean([x.astype(np.float64) for x in mod], axis=0)
+            else:
+                Xm = np.concatenate([x.astype(np.float64) for x in mod], axis=1)
             ica = FastICA(n_components=L, whiten="unit-variance", max_iter=500,
                           random_state=int(rng.integers(2**31 - 1)))
             with warnings.catch_warnings():
@@ -646,7 +658,7 @@ class MultiMeasurementCRL:
         z = self._encode([[x[take] for x in mod] for mod in Xs], keep=False)[1].astype(np.float64)
         st = self.store_
         return _scm.strength(st["scm.W"].astype(np.float64), st["scm.V"].astype(np.float64),
-                             st["scm.log_s"].astype(np.float64), self.mask_, z)
+                             st["scm.log_s"].astype(np.float64), self.mask_, z, U=st["scm.U"].astype(np.float64))
 
     def learned_graph(self, threshold: float = 0.2):
         """The learned latent graph: edge j -> i where the strength exceeds ``threshold``."""

@@ -3,7 +3,12 @@
 Additive-noise model in a fixed causal order (the latent order; strictly lower-triangular
 parent sets)::
 
-    z_i = b_i + sum_{j < i} (W_ij z_j + V_ij tanh(z_j)) + eps_i,   eps_i = s_i * u_i,  u_i ~ f_i
+    z_i = b_i + sum_{j < i} (W_ij z_j + V_ij tanh(z_j) + U_ij tanh(z_j)^2) + eps_i,
+    eps_i = s_i * u_i,  u_i ~ f_i
+
+(the even basis ``tanh^2`` lets a mechanism be non-monotone, e.g. a quadratic effect of a
+parent; with only odd bases such a mechanism cannot be fitted in the true parametrisation and
+the model prefers a mixed one)
 
 with f_i the standard logistic density (:func:`scm_logp`) or a learned K-component Gaussian
 mixture (:func:`scm_logp_mix`, the default of the model; see the note further down).
@@ -30,7 +35,7 @@ def _log_logistic(u):
 
 
 @numba.njit(cache=True, nogil=True)
-def scm_logp(z, W, V, b, log_s, mask):
+def scm_logp(z, W, V, U, b, log_s, mask):
     """Per-row log density of the latents ``z`` (n x D) under the structural model."""
     n, D = z.shape
     out = np.zeros(n, dtype=np.float64)
@@ -40,7 +45,8 @@ def scm_logp(z, W, V, b, log_s, mask):
             h = b[i]
             for j in range(i):
                 if mask[i, j]:
-                    h += W[i, j] * z[r, j] + V[i, j] * np.tanh(z[r, j])
+                    t_j = np.tanh(z[r, j])
+                    h += W[i, j] * z[r, j] + V[i, j] * t_j + U[i, j] * t_j * t_j
             s = np.exp(log_s[i])
             acc += _log_logistic((z[r, i] - h) / s) - log_s[i]
         out[r] = acc
@@ -48,7 +54,7 @@ def scm_logp(z, W, V, b, log_s, mask):
 
 
 @numba.njit(cache=True, nogil=True)
-def scm_nll_backward(z, W, V, b, log_s, mask, weight, dz, dW, dV, db, dlog_s):
+def scm_nll_backward(z, W, V, U, b, log_s, mask, weight, dz, dW, dV, dU, db, dlog_s):
     """Add ``weight * d(-sum_r log p(z_r))`` to the gradient arrays; returns ``-weight * sum_r log p``.
 
     ``dz`` (n x D) receives the gradient with respect to the latents.
@@ -63,7 +69,7 @@ def scm_nll_backward(z, W, V, b, log_s, mask, weight, dz, dW, dV, db, dlog_s):
             h = b[i]
             for j in range(i):
                 if mask[i, j]:
-                    h += W[i, j] * z[r, j] + V[i, j] * th[j]
+                    h += W[i, j] * z[r, j] + V[i, j] * th[j] + U[i, j] * th[j] * th[j]
             s = np.exp(log_s[i])
             u = (z[r, i] - h) / s
             total += _log_logistic(u) - log_s[i]
@@ -77,11 +83,13 @@ def scm_nll_backward(z, W, V, b, log_s, mask, weight, dz, dW, dV, db, dlog_s):
                 if mask[i, j]:
                     dW[i, j] -= g * z[r, j]
                     dV[i, j] -= g * th[j]
-                    dz[r, j] -= g * (W[i, j] + V[i, j] * (1.0 - th[j] * th[j]))
+                    dU[i, j] -= g * th[j] * th[j]
+                    dz[r, j] -= g * (W[i, j] + (V[i, j] + 2.0 * U[i, j] * th[j]) * (1.0 - th[j] * th[j]))
     return -weight * total
 
 
-def strength(W: np.ndarray, V: np.ndarray, log_s: np.ndarray, mask: np.ndarray, z: np.ndarray) -> np.ndarray:
+def strength(W: np.ndarray, V: np.ndarray, log_s: np.ndarray, mask: np.ndarray, z: np.ndarray,
+             U: np.ndarray | None = None) -> np.ndarray:
     """Edge strengths ``S[i, j]`` (j -> i): std of the parent's contribution over the noise scale of z_i."""
     D = W.shape[0]
     S = np.zeros((D, D))
@@ -90,6 +98,8 @@ def strength(W: np.ndarray, V: np.ndarray, log_s: np.ndarray, mask: np.ndarray, 
         for j in range(i):
             if mask[i, j]:
                 contrib = W[i, j] * z[:, j] + V[i, j] * tz[:, j]
+                if U is not None:
+                    contrib = contrib + U[i, j] * tz[:, j] ** 2
                 S[i, j] = float(np.std(contrib) / np.exp(log_s[i]))
     return S
 
@@ -134,7 +144,7 @@ def mixture_init(D: int, K: int = 3) -> tuple[np.ndarray, np.ndarray, np.ndarray
 
 
 @numba.njit(cache=True, nogil=True)
-def scm_logp_mix(z, W, V, b, log_s, mask, a, mu, lsd):
+def scm_logp_mix(z, W, V, U, b, log_s, mask, a, mu, lsd):
     """Per-row log density of ``z`` under the structural model with mixture noise."""
     n, D = z.shape
     out = np.zeros(n, dtype=np.float64)
@@ -144,7 +154,8 @@ def scm_logp_mix(z, W, V, b, log_s, mask, a, mu, lsd):
             h = b[i]
             for j in range(i):
                 if mask[i, j]:
-                    h += W[i, j] * z[r, j] + V[i, j] * np.tanh(z[r, j])
+                    t_j = np.tanh(z[r, j])
+                    h += W[i, j] * z[r, j] + V[i, j] * t_j + U[i, j] * t_j * t_j
             u = (z[r, i] - h) / np.exp(log_s[i])
             lf, _, _ = _mix_logpdf(u, a[i], mu[i], lsd[i])
             acc += lf - log_s[i]
@@ -153,7 +164,7 @@ def scm_logp_mix(z, W, V, b, log_s, mask, a, mu, lsd):
 
 
 @numba.njit(cache=True, nogil=True)
-def scm_nll_backward_mix(z, W, V, b, log_s, mask, a, mu, lsd, weight, dz, dW, dV, db, dlog_s, da, dmu, dlsd):
+def scm_nll_backward_mix(z, W, V, U, b, log_s, mask, a, mu, lsd, weight, dz, dW, dV, dU, db, dlog_s, da, dmu, dlsd):
     """As :func:`scm_nll_backward` with mixture noise; also fills the mixture-parameter gradients."""
     n, D = z.shape
     K = a.shape[1]
@@ -166,7 +177,7 @@ def scm_nll_backward_mix(z, W, V, b, log_s, mask, a, mu, lsd, weight, dz, dW, dV
             h = b[i]
             for j in range(i):
                 if mask[i, j]:
-                    h += W[i, j] * z[r, j] + V[i, j] * th[j]
+                    h += W[i, j] * z[r, j] + V[i, j] * th[j] + U[i, j] * th[j] * th[j]
             s = np.exp(log_s[i])
             u = (z[r, i] - h) / s
             lf, terms, lse_a = _mix_logpdf(u, a[i], mu[i], lsd[i])
@@ -188,5 +199,6 @@ def scm_nll_backward_mix(z, W, V, b, log_s, mask, a, mu, lsd, weight, dz, dW, dV
                 if mask[i, j]:
                     dW[i, j] -= g * z[r, j]
                     dV[i, j] -= g * th[j]
-                    dz[r, j] -= g * (W[i, j] + V[i, j] * (1.0 - th[j] * th[j]))
+                    dU[i, j] -= g * th[j] * th[j]
+                    dz[r, j] -= g * (W[i, j] + (V[i, j] + 2.0 * U[i, j] * th[j]) * (1.0 - th[j] * th[j]))
     return -weight * total

@@ -63,16 +63,18 @@ def test_scm_density_gradients():
     D, n = 4, 9
     z = rng.normal(size=(n, D))
     W, V = rng.normal(size=(D, D)), rng.normal(size=(D, D))
+    U = rng.normal(size=(D, D))
     b, ls = rng.normal(size=D), rng.normal(size=D) * 0.3
     mask = np.tril(np.ones((D, D), dtype=bool), -1)
 
     def loss():
-        return -0.7 * float(np.sum(scm.scm_logp(z, W, V, b, ls, mask)))
+        return -0.7 * float(np.sum(scm.scm_logp(z, W, V, U, b, ls, mask)))
 
-    dz = np.zeros_like(z); dW = np.zeros_like(W); dV = np.zeros_like(V); db = np.zeros(D); dls = np.zeros(D)
-    val = scm.scm_nll_backward(z, W, V, b, ls, mask, 0.7, dz, dW, dV, db, dls)
+    dz = np.zeros_like(z); dW = np.zeros_like(W); dV = np.zeros_like(V); dU = np.zeros_like(U)
+    db = np.zeros(D); dls = np.zeros(D)
+    val = scm.scm_nll_backward(z, W, V, U, b, ls, mask, 0.7, dz, dW, dV, dU, db, dls)
     assert val == pytest.approx(loss())
-    for arr, g in ((z, dz), (W, dW * mask), (V, dV * mask), (b, db), (ls, dls)):
+    for arr, g in ((z, dz), (W, dW * mask), (V, dV * mask), (U, dU * mask), (b, db), (ls, dls)):
         for i in range(arr.size):
             fd = _fd(loss, arr, i)
             assert g.flat[i] == pytest.approx(fd, rel=1e-5, abs=1e-7)
@@ -82,25 +84,25 @@ def test_scm_mixture_density_gradients():
     rng = np.random.default_rng(9)
     D, n, K = 3, 7, 3
     z = rng.normal(size=(n, D))
-    W, V = rng.normal(size=(D, D)), rng.normal(size=(D, D))
+    W, V, U = rng.normal(size=(D, D)), rng.normal(size=(D, D)), rng.normal(size=(D, D))
     b, ls = rng.normal(size=D), rng.normal(size=D) * 0.3
     a, mu, lsd = rng.normal(size=(D, K)), rng.normal(size=(D, K)), rng.normal(size=(D, K)) * 0.3
     mask = np.tril(np.ones((D, D), dtype=bool), -1)
 
     def loss():
-        return -0.7 * float(np.sum(scm.scm_logp_mix(z, W, V, b, ls, mask, a, mu, lsd)))
+        return -0.7 * float(np.sum(scm.scm_logp_mix(z, W, V, U, b, ls, mask, a, mu, lsd)))
 
-    grads = [np.zeros_like(x) for x in (z, W, V, b, ls, a, mu, lsd)]
-    dz, dW, dV, db, dls, da, dmu, dlsd = grads
-    val = scm.scm_nll_backward_mix(z, W, V, b, ls, mask, a, mu, lsd, 0.7, dz, dW, dV, db, dls, da, dmu, dlsd)
+    grads = [np.zeros_like(x) for x in (z, W, V, U, b, ls, a, mu, lsd)]
+    dz, dW, dV, dU, db, dls, da, dmu, dlsd = grads
+    val = scm.scm_nll_backward_mix(z, W, V, U, b, ls, mask, a, mu, lsd, 0.7, dz, dW, dV, dU, db, dls, da, dmu, dlsd)
     assert val == pytest.approx(loss())
-    for arr, g in ((z, dz), (W, dW * mask), (V, dV * mask), (b, db), (ls, dls), (a, da), (mu, dmu), (lsd, dlsd)):
+    for arr, g in ((z, dz), (W, dW * mask), (V, dV * mask), (U, dU * mask), (b, db), (ls, dls), (a, da), (mu, dmu), (lsd, dlsd)):
         for i in range(arr.size):
             assert g.flat[i] == pytest.approx(_fd(loss, arr, i), rel=1e-5, abs=1e-7)
 
 
 def test_scm_mixture_is_a_normalised_density():
-    W = np.array([[0, 0], [0.8, 0]]); V = np.array([[0, 0], [-1.2, 0]])
+    W = np.array([[0, 0], [0.8, 0]]); V = np.array([[0, 0], [-1.2, 0]]); U = np.array([[0, 0], [1.5, 0]])
     b = np.array([0.3, -0.2]); ls = np.array([-0.4, -0.9])
     mask = np.tril(np.ones((2, 2), dtype=bool), -1)
     a = np.array([[0.0, 1.0, -0.5], [0.3, 0.0, 0.0]])
@@ -108,18 +110,18 @@ def test_scm_mixture_is_a_normalised_density():
     lsd = np.array([[-0.5, 0.1, -0.2], [0.0, -0.3, -0.6]])
     g = np.linspace(-12, 12, 801)
     Z = np.stack(np.meshgrid(g, g, indexing="ij"), axis=-1).reshape(-1, 2)
-    p = np.exp(scm.scm_logp_mix(Z, W, V, b, ls, mask, a, mu, lsd))
+    p = np.exp(scm.scm_logp_mix(Z, W, V, U, b, ls, mask, a, mu, lsd))
     assert p.sum() * (g[1] - g[0]) ** 2 == pytest.approx(1.0, abs=2e-3)
 
 
 def test_scm_is_a_normalised_density():
     # integrate p(z1, z2) numerically over a wide grid: it must be 1 (unit Jacobian, nothing dropped)
-    W = np.array([[0, 0], [0.8, 0]]); V = np.array([[0, 0], [-1.2, 0]])
+    W = np.array([[0, 0], [0.8, 0]]); V = np.array([[0, 0], [-1.2, 0]]); U = np.array([[0, 0], [1.5, 0]])
     b = np.array([0.3, -0.2]); ls = np.array([-0.4, -0.9])
     mask = np.tril(np.ones((2, 2), dtype=bool), -1)
     g = np.linspace(-12, 12, 801)
     Z = np.stack(np.meshgrid(g, g, indexing="ij"), axis=-1).reshape(-1, 2)
-    p = np.exp(scm.scm_logp(Z, W, V, b, ls, mask))
+    p = np.exp(scm.scm_logp(Z, W, V, U, b, ls, mask))
     assert p.sum() * (g[1] - g[0]) ** 2 == pytest.approx(1.0, abs=2e-3)
 
 
