@@ -102,3 +102,30 @@ def test_every_method_fits_and_transforms(name):
     meth.fit(X)
     Z = meth.transform(X)
     assert Z.shape == (100, 3) and np.isfinite(Z).all()
+
+
+def test_restarts_keep_the_lowest_validation_loss_and_are_seeded():
+    X, _ = _toy()
+    cfg = CRLConfig(**{**SMALL, "restarts": 3, "restart_epochs": 3})
+    a = MultiMeasurementCRL(cfg, seed=5).fit(X)
+    assert len(a.restart_scores_) == 3 and len(set(a.restart_scores_)) == 3  # distinct initialisations
+    assert a.restart_chosen_ == int(np.argmin(a.restart_scores_))
+    # the kept run's first epochs are the chosen candidate's: its best early loss is that score
+    assert min(h["val_loss"] for h in a.history_[:3]) == pytest.approx(min(a.restart_scores_))
+    assert len(a.history_) <= cfg.epochs
+    b = MultiMeasurementCRL(cfg, seed=5).fit(X)
+    assert a.store_.theta.tobytes() == b.store_.theta.tobytes()
+
+
+def test_ica_anchor_on_measurement_average():
+    X, _ = _toy()
+    cfg = CRLConfig(**{**SMALL, "anchor": 1.0, "anchor_input": "mean"})
+    model = MultiMeasurementCRL(cfg, seed=0)
+    model._build([[x.shape[1] for x in mod] for mod in X], np.random.default_rng(0))
+    Xs = [[np.asarray(x, float) for x in mod] for mod in X]
+    A = model._ica_anchors(Xs, np.arange(300), np.random.default_rng(1))
+    assert A.shape == (300, 3) and np.allclose(A.std(0), 1.0) and np.allclose(A.mean(0), 0.0, atol=1e-9)
+    with pytest.raises(ParameterError, match="anchor_input"):
+        MultiMeasurementCRL(CRLConfig(anchor_input="median"))
+    with pytest.raises(ParameterError, match="restarts"):
+        MultiMeasurementCRL(CRLConfig(restarts=0))
