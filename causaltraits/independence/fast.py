@@ -47,7 +47,6 @@ from causaltraits.independence.rcit import (
     linearly_determined,
     median_width,
     residual_cross_test,
-    single_thread_blas,
 )
 
 __all__ = ["LowRankKCI", "nystrom_features", "product_kernel"]
@@ -273,14 +272,6 @@ class LowRankKCI(FeatureCITest):
         full = np.full((self.data.shape[0], feats.shape[1]), np.nan)
         full[own] = feats
         return full
-
-    def _compute(self, x, y, z, rows):
-        with single_thread_blas():
-            try:
-                return self._compute_features(x, y, z, rows)
-            except np.linalg.LinAlgError:  # scipy's LinAlgError is numpy's
-                # a numerical failure is not evidence of dependence: NaN, which callers report
-                return float("nan"), float("nan"), None
 
     def _compute_features(self, x, y, z, rows):
         (bx, _), (by, _), (bz, kz) = self.block([x], rows), self.block([y], rows), self.block(z, rows)

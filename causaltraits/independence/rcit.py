@@ -286,6 +286,18 @@ class FeatureCITest(CITest):
             self._width_cache[key] = w
         return w
 
+    def _compute(self, x, y, z, rows):
+        """Run :meth:`_compute_features` (the subclass's statistic) with one BLAS thread."""
+        with single_thread_blas():
+            try:
+                return self._compute_features(x, y, z, rows)
+            except np.linalg.LinAlgError:  # scipy's LinAlgError is numpy's
+                # a numerical failure is not evidence of dependence: NaN, which callers report
+                return float("nan"), float("nan"), None
+
+    def _compute_features(self, x, y, z, rows):  # pragma: no cover - abstract
+        raise NotImplementedError
+
 
 class _RandomFeatureTest(FeatureCITest):
     augment_x: bool = False
@@ -297,14 +309,6 @@ class _RandomFeatureTest(FeatureCITest):
         super().__init__(data, kinds=kinds, seed=seed, num_f=int(num_f), num_f2=int(num_f2),
                          approx=approx, ridge=float(ridge), **params)
         self.num_f, self.num_f2, self.approx, self.ridge = int(num_f), int(num_f2), approx, float(ridge)
-
-    def _compute(self, x, y, z, rows):
-        with single_thread_blas():
-            try:
-                return self._compute_features(x, y, z, rows)
-            except np.linalg.LinAlgError:  # scipy's LinAlgError is numpy's
-                # a numerical failure is not evidence of dependence: NaN, which callers report
-                return float("nan"), float("nan"), None
 
     def _compute_features(self, x, y, z, rows):
         (bx, _), (by, _) = self.block([x], rows), self.block([y], rows)
