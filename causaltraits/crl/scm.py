@@ -35,18 +35,27 @@ def _log_logistic(u):
 
 
 @numba.njit(cache=True, nogil=True)
+def _mechanism(zr, th, i, W, V, U, b, mask):
+    """h_i(parents) for one row: ``zr`` the latents, ``th`` their tanh (computed once per row)."""
+    h = b[i]
+    for j in range(i):
+        if mask[i, j]:
+            h += W[i, j] * zr[j] + V[i, j] * th[j] + U[i, j] * th[j] * th[j]
+    return h
+
+
+@numba.njit(cache=True, nogil=True)
 def scm_logp(z, W, V, U, b, log_s, mask):
     """Per-row log density of the latents ``z`` (n x D) under the structural model."""
     n, D = z.shape
     out = np.zeros(n, dtype=np.float64)
+    th = np.empty(D, dtype=np.float64)
     for r in range(n):
         acc = 0.0
+        for j in range(D):
+            th[j] = np.tanh(z[r, j])
         for i in range(D):
-            h = b[i]
-            for j in range(i):
-                if mask[i, j]:
-                    t_j = np.tanh(z[r, j])
-                    h += W[i, j] * z[r, j] + V[i, j] * t_j + U[i, j] * t_j * t_j
+            h = _mechanism(z[r], th, i, W, V, U, b, mask)
             s = np.exp(log_s[i])
             acc += _log_logistic((z[r, i] - h) / s) - log_s[i]
         out[r] = acc
@@ -66,10 +75,7 @@ def scm_nll_backward(z, W, V, U, b, log_s, mask, weight, dz, dW, dV, dU, db, dlo
         for j in range(D):
             th[j] = np.tanh(z[r, j])
         for i in range(D):
-            h = b[i]
-            for j in range(i):
-                if mask[i, j]:
-                    h += W[i, j] * z[r, j] + V[i, j] * th[j] + U[i, j] * th[j] * th[j]
+            h = _mechanism(z[r], th, i, W, V, U, b, mask)
             s = np.exp(log_s[i])
             u = (z[r, i] - h) / s
             total += _log_logistic(u) - log_s[i]
@@ -148,14 +154,13 @@ def scm_logp_mix(z, W, V, U, b, log_s, mask, a, mu, lsd):
     """Per-row log density of ``z`` under the structural model with mixture noise."""
     n, D = z.shape
     out = np.zeros(n, dtype=np.float64)
+    th = np.empty(D, dtype=np.float64)
     for r in range(n):
         acc = 0.0
+        for j in range(D):
+            th[j] = np.tanh(z[r, j])
         for i in range(D):
-            h = b[i]
-            for j in range(i):
-                if mask[i, j]:
-                    t_j = np.tanh(z[r, j])
-                    h += W[i, j] * z[r, j] + V[i, j] * t_j + U[i, j] * t_j * t_j
+            h = _mechanism(z[r], th, i, W, V, U, b, mask)
             u = (z[r, i] - h) / np.exp(log_s[i])
             lf, _, _ = _mix_logpdf(u, a[i], mu[i], lsd[i])
             acc += lf - log_s[i]
@@ -174,10 +179,7 @@ def scm_nll_backward_mix(z, W, V, U, b, log_s, mask, a, mu, lsd, weight, dz, dW,
         for j in range(D):
             th[j] = np.tanh(z[r, j])
         for i in range(D):
-            h = b[i]
-            for j in range(i):
-                if mask[i, j]:
-                    h += W[i, j] * z[r, j] + V[i, j] * th[j] + U[i, j] * th[j] * th[j]
+            h = _mechanism(z[r], th, i, W, V, U, b, mask)
             s = np.exp(log_s[i])
             u = (z[r, i] - h) / s
             lf, terms, lse_a = _mix_logpdf(u, a[i], mu[i], lsd[i])
