@@ -9,17 +9,6 @@ from causaltraits.independence import make_test
 from causaltraits.independence.fast import nystrom_features, product_kernel
 
 
-def _chain_and_collider(n: int, seed: int) -> np.ndarray:
-    """Columns: chain x0 -> z2 -> y1 (nonlinear), collider x3 -> c5 <- y4."""
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=n)
-    z = np.tanh(1.5 * x) + 0.3 * rng.normal(size=n)
-    y = np.sin(2 * z) + 0.3 * rng.normal(size=n)
-    a, b = rng.normal(size=n), rng.normal(size=n)
-    c = a + np.tanh(2 * b) + 0.2 * rng.normal(size=n)
-    return np.column_stack((x, y, z, a, b, c))
-
-
 def test_product_kernel_matches_direct_formula():
     rng = np.random.default_rng(0)
     a_num, b_num = rng.normal(size=(7, 2)), rng.normal(size=(4, 2))
@@ -42,8 +31,8 @@ def test_nystrom_is_exact_for_few_distinct_rows():
     assert f.shape[1] == 2  # three levels, centred
 
 
-def test_same_seed_same_pvalue_in_any_call_order():
-    data = _chain_and_collider(500, 0)
+def test_same_seed_same_pvalue_in_any_call_order(chain_and_collider):
+    data = chain_and_collider(500, 0)
     a = make_test("lowrank", data, seed=11)
     first = a.test(0, 1, (2,))
     a.test(3, 4, (5, 2))
@@ -55,16 +44,16 @@ def test_same_seed_same_pvalue_in_any_call_order():
     assert make_test("lowrank", data, seed=12)(0, 1, (2,)) != first.pvalue
 
 
-def test_symmetric():
-    t = make_test("lowrank", _chain_and_collider(400, 1), seed=3)
+def test_symmetric(chain_and_collider):
+    t = make_test("lowrank", chain_and_collider(400, 1), seed=3)
     for x, y, z in ((0, 1, (2,)), (3, 4, (5,)), (0, 5, ()), (1, 3, (2, 5)), (0, 4, (1, 2, 5))):
         assert t(x, y, z) == t(y, x, z)
 
 
-def test_testwise_deletion_uses_only_complete_rows():
+def test_testwise_deletion_uses_only_complete_rows(chain_and_collider):
     """A test uses the rows complete in x, y and z; the kernel of a column is fitted once on
     all its observed values (so every test shares it), which leaves a complete table unchanged."""
-    data = _chain_and_collider(500, 2)
+    data = chain_and_collider(500, 2)
     rng = np.random.default_rng(0)
     holes = data.copy()
     holes[rng.choice(500, 50, replace=False), 2] = np.nan
@@ -80,8 +69,8 @@ def test_testwise_deletion_uses_only_complete_rows():
     assert t.test(0, 1, (2,)).n < full.test(0, 1, (2,)).n  # the incomplete rows were left out
 
 
-def test_chain_vs_collider():
-    t = make_test("lowrank", _chain_and_collider(1000, 3), seed=0)
+def test_chain_vs_collider(chain_and_collider):
+    t = make_test("lowrank", chain_and_collider(1000, 3), seed=0)
     assert t(0, 1) < 1e-6
     assert t(0, 1, (2,)) > 0.01
     assert t(3, 4) > 0.01
@@ -169,10 +158,10 @@ def test_calibration_smoke():
 
 
 @pytest.mark.slow
-def test_same_decisions_as_causallearn_kci():
+def test_same_decisions_as_causallearn_kci(chain_and_collider):
     from causallearn.utils.cit import CIT
 
-    data = _chain_and_collider(400, 8)
+    data = chain_and_collider(400, 8)
     ours = make_test("lowrank", data, seed=0)
     kci = CIT(data, "kci")
     for x, y, z, dependent in ((0, 1, (), True), (0, 1, (2,), False), (3, 4, (), False), (3, 4, (5,), True)):

@@ -14,17 +14,6 @@ from causaltraits.independence.rcit import hbe_sf, lpb4_sf, median_width, weight
 TESTS = ("rcit", "rcot")
 
 
-def _chain_and_collider(n: int, seed: int) -> np.ndarray:
-    """Columns: chain x0 -> z2 -> y1 (nonlinear), collider x3 -> c5 <- y4."""
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=n)
-    z = np.tanh(1.5 * x) + 0.3 * rng.normal(size=n)
-    y = np.sin(2 * z) + 0.3 * rng.normal(size=n)
-    a, b = rng.normal(size=n), rng.normal(size=n)
-    c = a + np.tanh(2 * b) + 0.2 * rng.normal(size=n)
-    return np.column_stack((x, y, z, a, b, c))
-
-
 @pytest.fixture(scope="module")
 def momentchi2():
     """momentchi2 (causal-learn's dependency) still calls the removed ``np.math``; patch it."""
@@ -65,8 +54,8 @@ def test_median_width_uses_a_random_subsample_of_the_whole_column():
 
 
 @pytest.mark.parametrize("name", TESTS)
-def test_same_seed_same_pvalue_in_any_call_order(name):
-    data = _chain_and_collider(400, 0)
+def test_same_seed_same_pvalue_in_any_call_order(chain_and_collider, name):
+    data = chain_and_collider(400, 0)
     a = make_test(name, data, seed=11)
     first = a.test(0, 1, (2,))
     a.test(3, 4, (5,))
@@ -80,15 +69,15 @@ def test_same_seed_same_pvalue_in_any_call_order(name):
 
 
 @pytest.mark.parametrize("name", TESTS)
-def test_symmetric(name):
-    t = make_test(name, _chain_and_collider(300, 1), seed=3)
+def test_symmetric(chain_and_collider, name):
+    t = make_test(name, chain_and_collider(300, 1), seed=3)
     for x, y, z in ((0, 1, (2,)), (3, 4, (5,)), (0, 5, ()), (1, 3, (2, 5))):
         assert t(x, y, z) == t(y, x, z)
 
 
 @pytest.mark.parametrize("name", TESTS)
-def test_testwise_deletion_equals_complete_case_table(name):
-    data = _chain_and_collider(400, 2)
+def test_testwise_deletion_equals_complete_case_table(chain_and_collider, name):
+    data = chain_and_collider(400, 2)
     holes = data.copy()
     rng = np.random.default_rng(0)
     holes[rng.choice(400, 40, replace=False), 0] = np.nan
@@ -100,8 +89,8 @@ def test_testwise_deletion_equals_complete_case_table(name):
 
 
 @pytest.mark.parametrize("name", TESTS)
-def test_chain_vs_collider(name):
-    t = make_test(name, _chain_and_collider(1000, 3), seed=0)
+def test_chain_vs_collider(chain_and_collider, name):
+    t = make_test(name, chain_and_collider(1000, 3), seed=0)
     assert t(0, 1) < 1e-3  # x and y dependent
     assert t(0, 1, (2,)) > 0.01  # separated by the middle of the chain
     assert t(3, 4) > 0.01  # collider parents independent
@@ -170,12 +159,12 @@ def test_calibration_smoke(name):
     assert 0.015 <= rate <= 0.095, rate
 
 
-def test_same_decisions_as_causallearn_rcit(momentchi2):
+def test_same_decisions_as_causallearn_rcit(chain_and_collider, momentchi2):
     """Clear dependence and independence: the same decision as causal-learn's RCIT."""
     from causallearn.utils.cit import CIT
 
     np.random.seed(0)  # causal-learn draws from the global state
-    data = _chain_and_collider(800, 8)
+    data = chain_and_collider(800, 8)
     ours = make_test("rcit", data, seed=0)
     theirs = CIT(data, "rcit")
     for x, y, z, dependent in ((0, 1, (), True), (0, 1, (2,), False), (3, 4, (), False), (3, 4, (5,), True)):
