@@ -68,19 +68,24 @@ def clean_text(s: Any) -> str:
 
 
 # ---------------------------------------------------------------------- page frames
-def page(title: str, subtitle: str | None = None, landscape: bool = False) -> "Figure":
-    """A blank page with its title (and an optional one-line subtitle) in the top band."""
-    from matplotlib.figure import Figure
-
-    size = A4_LANDSCAPE if landscape else A4_PORTRAIT
-    fig = Figure(figsize=size)
-    w, h = size
+def _title_band(fig: "Figure", title: str, subtitle: str | None) -> None:
+    """The title, optional subtitle and rule at the top of a page-sized figure."""
+    w, h = fig.get_size_inches()
     fig.text(MARGIN_X / w, 1 - 0.45 / h, clean_text(title), fontsize=TITLE_SIZE, fontweight="bold",
              ha="left", va="baseline")
     if subtitle:
         fig.text(MARGIN_X / w, 1 - 0.7 / h, clean_text(subtitle), fontsize=BODY_SIZE, color="#444444",
                  ha="left", va="baseline")
     fig.add_artist(_hline(fig, 1 - 0.8 / h))
+
+
+def page(title: str, subtitle: str | None = None, landscape: bool = False) -> "Figure":
+    """A blank page with its title (and an optional one-line subtitle) in the top band."""
+    from matplotlib.figure import Figure
+
+    size = A4_LANDSCAPE if landscape else A4_PORTRAIT
+    fig = Figure(figsize=size)
+    _title_band(fig, title, subtitle)
     return fig
 
 
@@ -612,12 +617,7 @@ def fit_figure(fig: "Figure", title: str, subtitle: str | None = None, landscape
     size = A4_LANDSCAPE if landscape else A4_PORTRAIT
     fig.set_size_inches(*size)
     w, h = size
-    fig.text(MARGIN_X / w, 1 - 0.45 / h, clean_text(title), fontsize=TITLE_SIZE, fontweight="bold",
-             ha="left", va="baseline")
-    if subtitle:
-        fig.text(MARGIN_X / w, 1 - 0.7 / h, clean_text(subtitle), fontsize=BODY_SIZE, color="#444444",
-                 ha="left", va="baseline")
-    fig.add_artist(_hline(fig, 1 - 0.8 / h))
+    _title_band(fig, title, subtitle)
     for t in fig.texts:
         x, y = t.get_position()
         if y < MARGIN_BOTTOM / h and t.get_transform() == fig.transFigure:
