@@ -20,8 +20,15 @@ draws its own digit instance (the instance is the measurement's own noise) and a
 pixel noise of standard deviation 0.03, 0.06, 0.09. (A vertical shift carries z11 besides the
 rotation because a 14x14 MLP reads a rotation of an unknown digit poorly.)
 
-Modality 2 (grey digits, 1 measurement of 14x14 = 196 features): another digit instance scaled
-by 0.85 + 0.3 * z21 and shifted horizontally by 2.5 * z22 pixels, pixel noise 0.05.
+Modality 2 (grey digits, 1 measurement of 14x14 = 196 features): another digit image - one
+source image for the whole data set, drawn with the seed - scaled by 0.85 + 0.3 * z21 and shifted
+horizontally by 2.5 * z22 pixels, pixel noise 0.05. (Modality 1's measurements differ in which
+digit instance is drawn: with three measurements the instance is measurement noise that the
+model can tell apart from the latents. Modality 2 has one measurement, and a fresh instance per
+row would be a third, independent factor of variation in a two-latent modality, which no
+measurement separates from (z21, z22): with it, every method we ran, ours included, kept only
+R^2 0.87 of z21 and z22 while a supervised network reads them at 0.95-0.97 - the benchmark
+then measured the instance's nuisance, not recovery.)
 
 Every random draw comes from one ``numpy.random.Generator(seed)``; the same seed gives the same
 arrays bit for bit.
@@ -225,7 +232,7 @@ def make_variant_digits(n: int = 10_000, seed: int = 0, mnist: str | Path | None
         col = grey[:, :, :, None] * rgb[:, None, None, :]  # n x 14 x 14 x 3
         col = col + rng.normal(0.0, noise, size=col.shape)
         mod1.append(col.reshape(n, -1).astype(np.float32))
-    inst = imgs[rng.integers(0, imgs.shape[0], size=n)]
+    inst = np.broadcast_to(imgs[rng.integers(0, imgs.shape[0])], (n, CANVAS, CANVAS))
     grey = _affine(inst, np.zeros(n), 0.85 + 0.3 * z[:, 2], 2.5 * z[:, 3])
     grey = grey + rng.normal(0.0, MODALITY2_NOISE, size=grey.shape)
     mod2 = [grey.reshape(n, -1).astype(np.float32)]

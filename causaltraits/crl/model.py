@@ -30,6 +30,17 @@ so no term is lowered by shrinking the latents.
 Training: mini-batch Adam, early stopping on a validation part of the training rows (the best
 validation epoch's parameters are kept). All randomness comes from one ``numpy.random.Generator``.
 
+After training (``refine``, on by default with the structural-model prior): each block of
+latents is passed through an invertible map fitted to the two parts of the objective that such
+a map changes - the prior's log-density and the independent-mechanism contrast of the decoders'
+Jacobian, which a diagonal posterior pays - and the map is kept only if it lowers that objective
+on the validation rows (:mod:`causaltraits.crl.refine`). ``transform`` applies it.
+
+What the data can and cannot identify: an effect and its own noise (``z12`` and
+``z12 - f(z11)``) give the observations the same likelihood under this model; only the
+independent-mechanism term, when the true factors act on the observation in orthogonal
+directions, separates them (``benchmarks/crl_identifiability.py``).
+
 The same machinery, configured differently, gives the baselines (see
 :mod:`causaltraits.crl.baselines`): ``prior='gaussian'`` (beta-VAE), ``stochastic=False,
 prior='none'`` (plain autoencoder), ``combine='independent'`` (one autoencoder per measurement,
@@ -52,7 +63,7 @@ from causaltraits.crl.optim import Adam
 from causaltraits.crl import scm as _scm
 from causaltraits.errors import DataError, ParameterError
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
 
 @dataclass
@@ -96,6 +107,17 @@ class CRLConfig:
     #: of its effect swapped - and the validation loss tells them apart). 1 = no restarts.
     restarts: int = 1
     restart_epochs: int = 15
+    #: after training, refit each block of latents (shared; each modality's own) by an invertible
+    #: map that maximises the part of the objective such a map changes: the structural-model
+    #: prior's log-density plus ``refine_ima`` times the decoders' independent-mechanism contrast
+    #: (the gap a diagonal posterior leaves; 1 is the ELBO's own weight). See
+    #: :mod:`causaltraits.crl.refine`. ``prior='scm'`` only.
+    refine: bool = True
+    refine_ima: float = 1.0
+    #: training rows the refit uses (a seeded subsample when there are more), and its L-BFGS
+    #: iterations
+    refine_rows: int = 3000
+    refine_iter: int = 1500
     dtype: str = "float32"
     #: BLAS threads during fit/transform (None: leave as is). One thread avoids the
     #: oversubscription that makes small products crawl on a shared machine.
@@ -120,6 +142,9 @@ class CRLConfig:
             raise ParameterError(f"anchor_input must be concat or mean, got {self.anchor_input!r}")
         if self.restarts < 1 or self.restart_epochs < 1:
             raise ParameterError(f"restarts and restart_epochs must be >= 1, got {self.restarts}, {self.restart_epochs}")
+        if self.refine_ima < 0 or self.refine_rows < 10 or self.refine_iter < 1:
+            raise ParameterError(f"refine_ima must be >= 0, refine_rows >= 10 and refine_iter >= 1, got "
+                                 f"{self.refine_ima}, {self.refine_rows}, {self.refine_iter}")
         if not (0.0 <= self.val_fraction < 1.0):
             raise ParameterError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
 
@@ -547,6 +572,12 @@ class MultiMeasurementCRL:
             self.store_.theta[...] = best[1]
         self.best_epoch_ = best[2]
         self.steps_ = state["steps"]
+        self.reparam_ = None
+        self.refine_summary_ = None
+        if cfg.prior == "scm" and cfg.refine:
+            t_refine = time.perf_counter()
+            self._refine(Xs, tr_idx, val_idx, rng)
+            self.refine_seconds_ = time.perf_counter() - t_refine
         self.fit_seconds_ = time.perf_counter() - t0
         self.graph_weights_ = self._graph_strengths(Xs)
         return self
@@ -648,7 +679,73 @@ class MultiMeasurementCRL:
         for start in range(0, n, 4096):
             Xb = [[x[start:start + 4096] for x in mod] for mod in Xs]
             out.append(self._encode(Xb, keep=False)[1].astype(np.float64))
-        return np.concatenate(out, axis=0) if out else np.zeros((0, self.D))
+        Z = np.concatenate(out, axis=0) if out else np.zeros((0, self.D))
+        return self.reparam_.apply(Z) if getattr(self, "reparam_", None) is not None and len(Z) else Z
+
+    # ------------------------------------------------------------------ refit of the coordinates
+    def _blocks(self) -> list[tuple[int, int]]:
+        S = self.config.n_shared
+        blocks = [(0, S)] if S else []
+        return blocks + [(sl.start, sl.stop) for sl in self._latent_slices() if sl.stop > sl.start]
+
+    def _decoder_grams(self, Xb: list[list[np.ndarray]], mu: np.ndarray, outs) -> list[np.ndarray]:
+        """Per block, the noise-precision-weighted Gram matrix of every decoder's Jacobian with
+        respect to the block's latents at the posterior means (central differences)."""
+        cfg, st = self.config, self.store_
+        S = cfg.n_shared
+        n = mu.shape[0]
+        blocks = self._blocks()
+        grams = [np.zeros((n, b - a, b - a)) for a, b in blocks]
+        steps = 1e-2 * np.maximum(mu.astype(np.float64).std(axis=0), 1e-6)
+        sl = self._latent_slices()
+        mi = 0
+        for m, mod in enumerate(Xb):
+            L, c = cfg.latent_dims[m], self.code_dims_[m]
+            cols = [*range(S), *range(sl[m].start, sl[m].stop)]
+            for k in range(len(mod)):
+                code = outs[m][k][:, S + L:S + L + c]
+                inp = np.ascontiguousarray(np.concatenate([mu[:, cols], code], axis=1), dtype=self.dtype_)
+                J = np.empty((n, self.dims_[m][k], len(cols)))
+                for j, col in enumerate(cols):
+                    up, dn = inp.copy(), inp.copy()
+                    up[:, j] += steps[col]
+                    dn[:, j] -= steps[col]
+                    J[:, :, j] = (self.dec_[m][k].forward(up, keep=False).astype(np.float64)
+                                  - self.dec_[m][k].forward(dn, keep=False)) / (2 * steps[col])
+                prec = float(np.exp(-2.0 * st["log_tau"][mi])) if cfg.learn_obs_var else 1.0
+                g = prec * np.einsum("rdi,rdj->rij", J, J)
+                if S:
+                    grams[0] += g[:, :S, :S]
+                if L:
+                    grams[blocks.index((sl[m].start, sl[m].stop))] += g[:, S:, S:]
+                mi += 1
+        return grams
+
+    def _refine(self, Xs, tr_idx: np.ndarray, val_idx: np.ndarray, rng: np.random.Generator) -> None:
+        """Refit the latent coordinates after training (see :mod:`causaltraits.crl.refine`)."""
+        from causaltraits.crl import refine as _refine
+
+        cfg, st = self.config, self.store_
+        rows = np.sort(rng.choice(tr_idx, size=min(len(tr_idx), cfg.refine_rows), replace=False))
+        Xb = [[x[rows] for x in mod] for mod in Xs]
+        outs, mu = self._encode(Xb, keep=False)
+        z = mu.astype(np.float64)
+        grams = self._decoder_grams(Xb, mu, outs) if cfg.refine_ima > 0 else None
+        prior = {k: st[f"scm.{k}"].astype(np.float64) for k in ("W", "V", "U", "b", "log_s")}
+        if cfg.noise == "mixture":
+            prior.update({k: st[f"scm.mix_{k}"].astype(np.float64) for k in ("a", "mu", "lsd")})
+        z_val = val_grams = None
+        if len(val_idx):
+            Xv = [[x[val_idx[:cfg.refine_rows]] for x in mod] for mod in Xs]
+            outs_v, mu_v = self._encode(Xv, keep=False)
+            z_val = mu_v.astype(np.float64)
+            val_grams = self._decoder_grams(Xv, mu_v, outs_v) if cfg.refine_ima > 0 else None
+        rep, new_prior, summary = _refine.refine(z, self._blocks(), prior, self.mask_, rng, z_val=z_val,
+                                                 grams=grams, ima=cfg.refine_ima, max_iter=cfg.refine_iter,
+                                                 screen_iter=max(1, cfg.refine_iter // 4), val_grams=val_grams)
+        self.reparam_ = rep
+        self.refined_prior_ = new_prior
+        self.refine_summary_ = summary
 
     def _graph_strengths(self, Xs: list[list[np.ndarray]]) -> np.ndarray:
         if self.config.prior != "scm":
@@ -656,6 +753,9 @@ class MultiMeasurementCRL:
         n = Xs[0][0].shape[0]
         take = slice(0, min(n, 4096))
         z = self._encode([[x[take] for x in mod] for mod in Xs], keep=False)[1].astype(np.float64)
+        if self.reparam_ is not None:
+            p = self.refined_prior_
+            return _scm.strength(p["W"], p["V"], p["log_s"], self.mask_, self.reparam_.apply(z), U=p["U"])
         st = self.store_
         return _scm.strength(st["scm.W"].astype(np.float64), st["scm.V"].astype(np.float64),
                              st["scm.log_s"].astype(np.float64), self.mask_, z, U=st["scm.U"].astype(np.float64))
@@ -682,6 +782,9 @@ class MultiMeasurementCRL:
         for m, mod in enumerate(self.means_):
             for k, mu in enumerate(mod):
                 arrays[f"mean_{m}_{k}"] = mu
+        if getattr(self, "reparam_", None) is not None:
+            arrays.update(self.reparam_.to_arrays())
+            arrays.update({f"refined.{k}": v for k, v in self.refined_prior_.items()})
         npz = path.with_suffix(".npz")
         with atomic_path(npz) as tmp:
             with open(tmp, "wb") as fh:
@@ -696,6 +799,7 @@ class MultiMeasurementCRL:
             "latent_names": self.latent_names_,
             "layout": self.store_.layout(),
             "best_epoch": getattr(self, "best_epoch_", None),
+            "refine_summary": getattr(self, "refine_summary_", None),
         }
         js = path.with_suffix(".json")
         write_json(js, meta)
@@ -722,7 +826,12 @@ class MultiMeasurementCRL:
                 raise DataError(f"{npz}: parameter vector has {theta.size} values, expected {model.store_.theta.size}")
             model.store_.theta[...] = theta
             model.graph_weights_ = f["graph_weights"]
+            from causaltraits.crl.refine import Reparam
+
+            model.reparam_ = Reparam.from_arrays(f)
+            model.refined_prior_ = {k[len("refined."):]: f[k] for k in f.files if k.startswith("refined.")}
             model.means_ = [[f[f"mean_{m}_{k}"] for k in range(len(mod))] for m, mod in enumerate(meta["dims"])]
         model.scales_ = meta["scales"]
         model.best_epoch_ = meta.get("best_epoch")
+        model.refine_summary_ = meta.get("refine_summary")
         return model

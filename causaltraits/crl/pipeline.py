@@ -71,7 +71,10 @@ def _write_graph(run: Run, stem: str, graph, title: str) -> list[str]:
 #: settings of ``fit`` on embedding tables: warm start from a per-modality linear ICA (the
 #: embeddings are close to linear in their latents; the anchor fades out after 20 epochs) and
 #: a Gaussian-mixture noise density (the latent noise may be sub- or super-Gaussian)
-FIT_DEFAULTS = {"anchor": 1.0, "anchor_epochs": 20, "noise": "mixture"}
+#: ... and no refit of the coordinates after training (``refine``): on both demo tables its
+#: validation check rejected it (validation objective 0.3 nats per row worse: with 11 latents the
+#: refit over-fits its 2,000 rows) after about 80 s of work, and MCC is 0.95-0.97 without it
+FIT_DEFAULTS = {"anchor": 1.0, "anchor_epochs": 20, "noise": "mixture", "refine": False}
 
 
 def fit_dataset(ds, run: Run, seed: int = 0, latent_dims: dict[str, int] | None = None, n_shared: int = 0,

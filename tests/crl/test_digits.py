@@ -39,6 +39,23 @@ def test_measurements_differ_in_instance_and_noise():
     assert np.corrcoef(balance, d.latents[:, 1])[0, 1] > 0.5
 
 
+def test_modality2_is_one_image_moved_by_its_latents():
+    # one source image for the data set: two rows with nearly equal (z21, z22) differ by pixel
+    # noise only (RMS sqrt(2) * 0.05), while modality 1's nearest rows differ by their instances
+    # (far more than their pixel noise)
+    d = digits.make_variant_digits(3000, seed=2)
+
+    def nearest_pair_rms(x, lat):
+        dist = ((lat[:, None, :] - lat[None, :, :]) ** 2).sum(-1) + np.eye(len(lat)) * 1e9
+        i, j = np.unravel_index(np.argmin(dist), dist.shape)
+        return float(np.sqrt(np.mean((x[i] - x[j]) ** 2)))
+
+    rms2 = nearest_pair_rms(d.X[1][0], d.latents[:, 2:])
+    assert 0.05 < rms2 < 0.09
+    rms1 = nearest_pair_rms(d.X[0][0], d.latents[:, :2])
+    assert rms1 > 2 * np.sqrt(2) * digits.MEASUREMENT_NOISE[0]
+
+
 def test_latents_follow_the_structural_model():
     z = digits.sample_latents(20000, np.random.default_rng(0))
     c = np.corrcoef(z.T)

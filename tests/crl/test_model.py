@@ -21,7 +21,7 @@ def _toy(n=300, seed=0):
     return [X0, X1], np.column_stack([z0, z1])
 
 
-SMALL = dict(latent_dims=[2, 1], hidden=[16], epochs=8, batch_size=32)
+SMALL = dict(latent_dims=[2, 1], hidden=[16], epochs=8, batch_size=32, refine_iter=100)
 
 
 def test_fit_learns_and_same_seed_same_bits():
@@ -39,7 +39,7 @@ def test_fit_learns_and_same_seed_same_bits():
 
 def test_latents_carry_the_true_information():
     X, z = _toy(n=600)
-    m = MultiMeasurementCRL(CRLConfig(latent_dims=[2, 1], hidden=[32], epochs=40, batch_size=32), seed=0).fit(X)
+    m = MultiMeasurementCRL(CRLConfig(latent_dims=[2, 1], hidden=[32], epochs=40, batch_size=32, refine_iter=200), seed=0).fit(X)
     Z = m.transform(X)
     # a linear read-out of the latents explains most of each true latent
     Zc = np.column_stack([Z, Z ** 2, np.ones(len(Z))])
@@ -62,6 +62,27 @@ def test_save_load_roundtrip(tmp_path):
     assert set(g.nodes) == {"s1", "z1_1", "z1_2", "z2_1"}
     with np.load(npz, allow_pickle=False) as f:  # readable without pickle
         assert "theta" in f.files
+
+
+def test_refit_of_the_coordinates_is_checked_on_validation_and_saved(tmp_path):
+    X, _ = _toy(n=300)
+    m = MultiMeasurementCRL(CRLConfig(**{**SMALL, "refine_iter": 60}), seed=2).fit(X)
+    s = m.refine_summary_
+    assert s["accepted"] == (s["val_objective_after"] < s["val_objective_before"])
+    assert (m.reparam_ is not None) == s["accepted"]
+    # without validation rows the refit is always kept; its map is applied by transform and
+    # survives save / load
+    m = MultiMeasurementCRL(CRLConfig(**{**SMALL, "refine_iter": 60, "val_fraction": 0.0}), seed=2).fit(X)
+    assert m.reparam_ is not None and m.refine_summary_["loglik_after"] > m.refine_summary_["loglik_before"]
+    raw = m._encode(m._scale([[np.asarray(x, dtype=np.float64) for x in mod] for mod in X]), keep=False)[1]
+    np.testing.assert_allclose(m.transform(X), m.reparam_.apply(raw.astype(np.float64)))
+    m.save(tmp_path / "model")
+    back = MultiMeasurementCRL.load(tmp_path / "model")
+    assert np.array_equal(back.transform(X), m.transform(X))
+    assert np.array_equal(back.graph_weights_, m.graph_weights_)
+    # switched off: the raw posterior means
+    off = MultiMeasurementCRL(CRLConfig(refine=False, **SMALL), seed=2).fit(X)
+    assert off.reparam_ is None and off.refine_summary_ is None
 
 
 def test_transform_rejects_other_widths_and_unfitted():
@@ -90,6 +111,8 @@ def test_config_errors():
         MultiMeasurementCRL(noise="cauchy")
     with pytest.raises(ParameterError, match="at least one latent"):
         MultiMeasurementCRL(latent_dims=[0, 0])
+    with pytest.raises(ParameterError, match="refine_iter"):
+        MultiMeasurementCRL(refine_iter=0)
 
 
 @pytest.mark.parametrize("name", list(METHODS))
