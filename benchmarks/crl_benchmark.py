@@ -4,7 +4,7 @@ Writes ``results/benchmarks/crl_benchmark.json`` and ``crl_benchmark.md`` (atomi
 seed, so an interrupted run keeps the seeds it finished). Same computation as
 ``causaltraits crl benchmark``; this script exists to record the reference numbers.
 
-    python benchmarks/crl_benchmark.py --seeds 5 --rows 10000 --epochs 40
+    python benchmarks/crl_benchmark.py --seeds 5 --rows 10000 --epochs 150
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--rows", type=int, default=10_000)
-    ap.add_argument("--epochs", type=int, default=40)
+    ap.add_argument("--epochs", type=int, default=150)
     ap.add_argument("--mnist", default=None)
     ap.add_argument("--methods", default="crl,autoencoder,beta_vae,published")
     ap.add_argument("--out", default="results/benchmarks/crl_benchmark")

@@ -404,7 +404,7 @@ benchmark makes images whose appearance is driven by four latents with a known g
 `z11 -> z12`, `z11 -> z21`, `z21 -> z22`:
 
 - modality 1: three noisy colour measurements of a digit shifted / rotated by `z11` and coloured by `z12`;
-- modality 2: one grey digit scaled by `z21` and shifted by `z22`.
+- modality 2: one grey digit (the same image in every row) scaled by `z21` and shifted by `z22`.
 
 Each method is fitted on 80 % of the rows and scored on the held-out 20 %:
 
@@ -414,9 +414,16 @@ Each method is fitted on 80 % of the rows and scored on the held-out 20 %:
 - **skeleton F1 / SHD** of the PC graph over the learned latents against the true graph.
 
 The multimodal multi-measurement model (`crl`) is compared with an autoencoder, a beta-VAE and
-the configuration of the published code. This notebook uses a **small** size (few rows, few
-epochs, one or two seeds) so it runs in a minute or two; the numbers are therefore noisy and far
-from converged. The full benchmark is `causaltraits crl benchmark` (10,000 rows, 60 epochs, 5 seeds).
+the configuration of the published code. After training, `crl` refits each modality's latent
+coordinates to its structural-model prior and to the independent-mechanism contrast of its
+decoders (kept only if that improves the validation rows). This notebook uses a **small** size
+(few rows, few epochs, one or two seeds) so it runs in a minute or two; the numbers are therefore
+noisy and far from converged. The full benchmark is `causaltraits crl benchmark` (10,000 rows, up
+to 150 epochs, 5 seeds; `results/benchmarks/crl_benchmark.md`).
+
+A limit to keep in mind when reading MCC: an effect and its own noise (`z12` and
+`z12 - f(z11)`) explain the images equally well, so no method can be *sure* to return `z12`
+rather than a mix of it with `z11` (`results/benchmarks/crl_identifiability.md`).
 """),
     code(SETUP),
     code('''

@@ -82,3 +82,19 @@ def pass_dataset(f: Callable[..., Any] | None = None, *, embeddings: bool = True
         return wrapper
 
     return decorate(f) if f is not None else decorate
+
+
+def report_after_run(run_dir) -> None:
+    """``--report``: build the PDF of a finished run. The run is complete whatever happens here; a
+    failure of the report alone is one line on stderr naming the run directory, and exit status 1."""
+    import sys
+
+    from causaltraits.report import build_report
+
+    try:
+        pdf = build_report([run_dir])
+    except Exception as e:
+        click.echo(f"causaltraits: error: the run is written to {run_dir}, but the report failed: "
+                   f"{type(e).__name__}: {' '.join(str(e).split())}", err=True)
+        sys.exit(1)
+    click.echo(f"report: {pdf}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from causaltraits.cli.common import pass_dataset
+from causaltraits.cli.common import pass_dataset, report_after_run
 from causaltraits.errors import ParameterError
 
 
@@ -13,23 +13,13 @@ def crl() -> None:
     """Learn latent variables from embeddings (multimodal, multi-measurement) and a graph among them."""
 
 
-def _report(path) -> None:
-    from causaltraits.report import build_report
-
-    try:
-        pdf = build_report([path])
-    except Exception as e:  # the run itself is complete; a report problem must not hide it
-        click.echo(f"causaltraits: warning: report not built ({' '.join(str(e).split())})", err=True)
-    else:
-        click.echo(f"report: {pdf}")
-
-
 @crl.command("benchmark")
 @click.option("--seeds", default=5, show_default=True, type=int, help="Number of seeds (0..N-1).")
 @click.option("--rows", default=10_000, show_default=True, type=int, help="Rows of variant digits.")
 @click.option("--mnist", metavar="PATH", type=click.Path(exists=True),
               help="MNIST IDX image file (or its directory) instead of scikit-learn's digits.")
-@click.option("--epochs", default=60, show_default=True, type=int, help="Maximum epochs per model.")
+@click.option("--epochs", default=150, show_default=True, type=int,
+              help="Maximum epochs per model (early stopping usually ends them sooner).")
 @click.option("--methods", default="crl,autoencoder,beta_vae,published", show_default=True,
               help="Comma-separated methods to run.")
 @click.option("--out", metavar="DIR", type=click.Path(file_okay=False), help="Run directory.")
@@ -54,7 +44,7 @@ def benchmark(seeds: int, rows: int, mnist: str | None, epochs: int, methods: st
     click.echo(res["table_markdown"], nl=False)
     click.echo(f"run directory: {run.path}")
     if make_report:
-        _report(run.path)
+        report_after_run(run.path)
 
 
 @crl.command("fit")
@@ -96,4 +86,4 @@ def fit(ds, text_latents: int, face_latents: int, shared: int, epochs: int, ica_
                    f"R^2 {t['r2']:.3f}; PC(est) vs PC(true) SHD {t['pc_estimated_vs_pc_true']['shd']}")
     click.echo(f"run directory: {run.path}")
     if make_report:
-        _report(run.path)
+        report_after_run(run.path)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from causaltraits.cli.common import check_alpha, dataset_options, load_from_options
+from causaltraits.cli.common import check_alpha, dataset_options, load_from_options, report_after_run
 from causaltraits.errors import ParameterError
 
 
@@ -123,12 +123,4 @@ def discover(dataset, data_path, columns, categorical, schema, data_dir, algorit
     click.echo(f"total time: {time.perf_counter() - t_start:.1f} s")
     click.echo(f"run written to {run_dir}")
     if make_report:
-        try:
-            from causaltraits.report import build_report
-
-            pdf = build_report([run_dir])
-        except (NotImplementedError, ImportError) as e:
-            click.echo(f"causaltraits: report not built ({type(e).__name__}: {e}); the run is complete; "
-                       f"try later with: causaltraits report {run_dir}", err=True)
-        else:
-            click.echo(f"report written to {pdf}")
+        report_after_run(run_dir)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 import time
 
 import click
 
-from causaltraits.cli.common import check_alpha, pass_dataset, split_list
+from causaltraits.cli.common import check_alpha, pass_dataset, report_after_run, split_list
 from causaltraits.errors import ParameterError
 
 
@@ -108,15 +107,7 @@ def independence(ds, traits, attributes, tests, llm, correction, alpha, out, for
     click.echo(f"done in {elapsed:.1f} s; written to {run.path}")
 
     if make_report:
-        try:
-            from causaltraits.report import build_report
-
-            pdf = build_report(run.path)
-        except Exception as e:  # the run is complete; say clearly that only the report failed
-            click.echo(f"causaltraits: error: the run is written to {run.path}, but the report failed: "
-                       f"{type(e).__name__}: {' '.join(str(e).split())}", err=True)
-            sys.exit(1)
-        click.echo(f"report: {pdf}")
+        report_after_run(run.path)
 
 
 def _reuse_cache(out, cache_dir) -> None:

@@ -20,12 +20,13 @@ What. Per block an invertible map::
                                                     each g_j one layer of 16 tanh units)
 
 (for a block of one latent only the affine part). Its parameters and the prior's are fitted
-jointly on the encoded training rows: maximise ``log p_scm(r(z)) + sum log|det A|`` minus the
-IMA contrast of the decoders' Jacobian in the new coordinates (``J R^-1``, with the Jacobian
-``J`` of the trained decoders at each row, passed in as Gram matrices, and ``R = dr/dz``); L-BFGS
-on the full batch, a small ridge on the coupling weights, every order of the latents inside
-each block of up to three tried (greedily, block by block). The refined latents are ``r(z)``;
-:meth:`Reparam.apply` maps new rows.
+jointly on the encoded training rows: maximise ``log p_scm(r(z)) + sum log|det A|`` minus
+``ima`` times the IMA contrast of the decoders' Jacobian in the new coordinates, ``J R^-1``
+(``J`` the trained decoders' Jacobian at each row, passed in as Gram matrices; ``R = dr/dz``).
+``ima = 1`` is the ELBO's own weight; the model's default leans harder on the principle (see
+:class:`~causaltraits.crl.model.CRLConfig`). L-BFGS on the full batch, a small ridge on the
+coupling weights, every order of the latents inside each block of up to three tried (greedily,
+block by block). The refined latents are ``r(z)``; :meth:`Reparam.apply` maps new rows.
 
 What it cannot do. The prior alone cannot tell an effect from its own noise (``z12`` and
 ``z12 - f(z11)`` fit it equally well; see ``benchmarks/crl_identifiability.py``): only the IMA
@@ -111,12 +112,14 @@ def _block_forward(z: np.ndarray, P: dict, bi: int):
     L = z.shape[1]
     layers = []
     if L >= 2:
-        for j in range(LAYERS):
+        j = 0
+        while f"U{bi}.{j}" in P:  # as many couplings as the parameters hold (a saved map keeps its own)
             upd, oth = _halves(L, j)
             t = np.tanh(y[:, oth] @ P[f"U{bi}.{j}"] + P[f"u{bi}.{j}"])
             layers.append((y, t))
             y = y.copy()
             y[:, upd] += t @ P[f"W{bi}.{j}"]
+            j += 1
     return y, (z, layers)
 
 
@@ -363,7 +366,8 @@ class _Problem:
 def refine(z: np.ndarray, blocks: list[tuple[int, int]], scm_params: dict, mask: np.ndarray,
            rng: np.random.Generator, z_val: np.ndarray | None = None, max_iter: int = 1500,
            screen_iter: int = 300, ima_rows: int = 1000, grams: list[np.ndarray | None] | None = None,
-           ima: float = 1.0, val_grams: list[np.ndarray | None] | None = None) -> tuple[Reparam | None, dict, dict]:
+           ima: float = 1.0, val_grams: list[np.ndarray | None] | None = None,
+           progress: bool = False) -> tuple[Reparam | None, dict, dict]:
     """Fit the per-block maps and the prior jointly on latents ``z`` (rows x D).
 
     ``grams`` (optional, one per block, rows x L x L): Gram matrices of the decoders' Jacobian with
@@ -380,7 +384,8 @@ def refine(z: np.ndarray, blocks: list[tuple[int, int]], scm_params: dict, mask:
 
     With validation rows ``z_val`` (and their ``val_grams`` when ``grams`` are given) the refit is
     kept only if it lowers the objective on them; otherwise the map is ``None`` and the prior is
-    returned unchanged (``summary["accepted"]`` says which).
+    returned unchanged (``summary["accepted"]`` says which). ``progress`` shows a bar of the L-BFGS
+    iterations.
     """
     z = np.asarray(z, dtype=np.float64)
     perms = [list(range(b - a)) for a, b in blocks]
@@ -390,10 +395,18 @@ def refine(z: np.ndarray, blocks: list[tuple[int, int]], scm_params: dict, mask:
         P0.update(_init_block(b - a, bi, rng))
     ima_idx = np.sort(rng.choice(len(z), size=min(len(z), ima_rows), replace=False))
 
+    n_screens = 1 + sum(len(list(itertools.permutations(range(b - a)))) - 1 for a, b in blocks if 2 <= b - a <= 3)
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=n_screens * screen_iter + max_iter, desc="crl refit", unit="it", leave=False)
+
     def fit(perms_now, start, iters):
         prob = _Problem(z, blocks, perms_now, mask, grams=grams, ima=ima, ima_idx=ima_idx)
         theta0 = prob.pack(start)
-        res = minimize(prob, theta0, jac=True, method="L-BFGS-B", options={"maxiter": iters})
+        res = minimize(prob, theta0, jac=True, method="L-BFGS-B", options={"maxiter": iters},
+                       callback=None if bar is None else (lambda *_: bar.update(1)))
         return float(res.fun), prob.unpack(res.x.copy()), prob
 
     def loglik(rows, perms_now, P, rows_grams=None):
@@ -402,19 +415,23 @@ def refine(z: np.ndarray, blocks: list[tuple[int, int]], scm_params: dict, mask:
         return -prob(prob.pack(P))[0]
 
     before = loglik(z, perms, P0)
-    best_val, best_P, best_prob = fit(perms, P0, screen_iter)
-    for bi, (a, b) in enumerate(blocks):
-        if not 2 <= b - a <= 3:
-            continue
-        for order in itertools.permutations(range(b - a)):
-            if list(order) == best_prob.perms[bi]:
+    try:
+        best_val, best_P, best_prob = fit(perms, P0, screen_iter)
+        for bi, (a, b) in enumerate(blocks):
+            if not 2 <= b - a <= 3:
                 continue
-            trial = [list(p) for p in best_prob.perms]
-            trial[bi] = list(order)
-            val, P, prob = fit(trial, P0, screen_iter)
-            if val < best_val - 1e-9:
-                best_val, best_P, best_prob = val, P, prob
-    best_val, best_P, best_prob = fit(best_prob.perms, best_P, max_iter)
+            for order in itertools.permutations(range(b - a)):
+                if list(order) == best_prob.perms[bi]:
+                    continue
+                trial = [list(p) for p in best_prob.perms]
+                trial[bi] = list(order)
+                val, P, prob = fit(trial, P0, screen_iter)
+                if val < best_val - 1e-9:
+                    best_val, best_P, best_prob = val, P, prob
+        best_val, best_P, best_prob = fit(best_prob.perms, best_P, max_iter)
+    finally:
+        if bar is not None:
+            bar.close()
     rep = Reparam(blocks, best_prob.perms, {k: v for k, v in best_P.items() if not k.startswith("scm.")})
     scm_new = {k: best_P[f"scm.{k}"] for k in keys}
     summary = {"loglik_before": before, "loglik_after": loglik(z, best_prob.perms, best_P),

@@ -19,6 +19,13 @@ def _fd(f, x, i, h=1e-6):
     return (fp - fm) / (2 * h)
 
 
+def _untrained_prior(D):
+    """A structural-model prior with no edges and the initial mixture noise."""
+    a0, mu0, lsd0 = scm.mixture_init(D, 3)
+    return {"W": np.zeros((D, D)), "V": np.zeros((D, D)), "U": np.zeros((D, D)), "b": np.zeros(D),
+            "log_s": np.zeros(D), "a": a0, "mu": mu0, "lsd": lsd0}
+
+
 @pytest.mark.parametrize("noise", ["mixture", "logistic"])
 def test_objective_gradient_with_the_ima_term(noise):
     rng = np.random.default_rng(0)
@@ -87,9 +94,7 @@ def test_refine_undoes_rotation_and_noise_swap_with_an_orthogonal_decoder():
         J = Jt @ np.linalg.inv(Mx)
         grams.append(np.swapaxes(J, 1, 2) @ J)
     D = 4
-    a0, mu0, lsd0 = scm.mixture_init(D, 3)
-    prior = {"W": np.zeros((D, D)), "V": np.zeros((D, D)), "U": np.zeros((D, D)), "b": np.zeros(D),
-             "log_s": np.zeros(D), "a": a0, "mu": mu0, "lsd": lsd0}
+    prior = _untrained_prior(D)
     mask = np.tril(np.ones((D, D), dtype=bool), -1)
     before = M.mcc(z, mix)["mcc"]
     rep, _, summary = R.refine(mix, [(0, 2), (2, 4)], prior, mask, np.random.default_rng(0), grams=grams, ima=1.0)
@@ -113,9 +118,7 @@ def test_refine_undoes_a_rotation_quickly():
     J = np.tile(np.linalg.inv(Mx), (n, 1, 1))
     grams = [np.swapaxes(J, 1, 2) @ J, np.tile(np.eye(2), (n, 1, 1))]
     D = 4
-    a0, mu0, lsd0 = scm.mixture_init(D, 3)
-    prior = {"W": np.zeros((D, D)), "V": np.zeros((D, D)), "U": np.zeros((D, D)), "b": np.zeros(D),
-             "log_s": np.zeros(D), "a": a0, "mu": mu0, "lsd": lsd0}
+    prior = _untrained_prior(D)
     before = M.mcc(z, mix)["per_latent"]
     rep, _, _ = R.refine(mix, [(0, 2), (2, 4)], prior, np.tril(np.ones((D, D), dtype=bool), -1),
                          np.random.default_rng(0), grams=grams, ima=1.0, max_iter=400, screen_iter=100)
