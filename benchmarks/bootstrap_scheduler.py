@@ -1,7 +1,7 @@
 """Benchmark: bootstrap edge stability run serially vs on a 2-worker dask.distributed cluster.
 
-Side by side in one run, on athle-demo (PC, ``--test auto``, seed 0), ``bootstrap_edges`` with
-``--resamples`` resamples:
+Side by side in one run, on athle-demo (PC, ``--test`` auto by default, seed 0),
+``bootstrap_edges`` with ``--resamples`` resamples:
 
 - serial: ``scheduler=None`` (the default path, one process);
 - dask, 2 worker processes x 1 thread: ``LocalCluster(n_workers=2, threads_per_worker=1)``,
@@ -13,14 +13,15 @@ The modes alternate within each repeat (same machine load). Cluster start-up is 
 separately and not included in the per-mode wall time (a user's cluster is already running).
 Every mode must return exactly the serial frequencies; the script fails otherwise.
 
-Usage: python benchmarks/bootstrap_scheduler.py [--resamples 20] [--repeats 2]
-Writes results/benchmarks/bootstrap_scheduler.json and .md.
+Usage: python benchmarks/bootstrap_scheduler.py [--resamples 20] [--repeats 2] [--test lowrank]
+Writes results/benchmarks/bootstrap_scheduler.json and .md (``bootstrap_scheduler_<test>.*`` for a
+test other than auto: with ``auto`` one resample takes about 0.2 s, too little work to gain from
+two processes; ``lowrank`` takes seconds per resample).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -36,6 +37,7 @@ def main() -> None:
     ap.add_argument("--resamples", type=int, default=20)
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--dataset", default="athle-demo")
+    ap.add_argument("--test", default="auto", help="CI test of every PC run (as discover --test)")
     args = ap.parse_args()
     import logging
 
@@ -48,7 +50,7 @@ def main() -> None:
 
     ds = load_dataset(args.dataset)
     load_before = os.getloadavg()[0]
-    kw = dict(algorithm="pc", test="auto", seed=0)
+    kw = dict(algorithm="pc", test=args.test, seed=0)
     t0 = time.perf_counter()
     procs = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
     start_procs = time.perf_counter() - t0
@@ -84,20 +86,24 @@ def main() -> None:
                      "client_cpu_s_median": round(statistics.median(cpus[mode]), 3),
                      "speedup_vs_serial": round(serial / wall, 2), "identical_to_serial": True})
     result = {"benchmark": "bootstrap_scheduler", "dataset": ds.name, "n": ds.n, "resamples": args.resamples,
-              "repeats": args.repeats, "algorithm": "pc", "test": "auto", "seed": 0,
+              "repeats": args.repeats, "algorithm": "pc", "test": args.test, "seed": 0,
               "cluster_start_s": {"dask-2-processes": round(start_procs, 3), "dask-2-threads": round(start_threads, 3)},
               "cpu_count": os.cpu_count(), "load_average_1min": [round(load_before, 2), round(load_after, 2)],
               "python": platform.python_version(), "rows": rows}
-    OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "bootstrap_scheduler.json").write_text(json.dumps(result, indent=2) + "\n")
-    lines = [f"# bootstrap_edges on {ds.name} (n={ds.n}), {args.resamples} resamples, median of {args.repeats}",
+    from causaltraits.runs import atomic_write, write_json
+
+    stem = "bootstrap_scheduler" + ("" if args.test == "auto" else f"_{args.test}")
+    write_json(OUT / f"{stem}.json", result)
+    lines = [f"# bootstrap_edges on {ds.name} (n={ds.n}), test {args.test}, {args.resamples} resamples, "
+             f"median of {args.repeats}",
              "", "| mode | wall s (median) | runs | speedup vs serial |", "|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['mode']} | {r['wall_s_median']} | {r['walls_s']} | {r['speedup_vs_serial']} |")
     lines.append("")
     lines.append(f"cluster start-up (not included): {result['cluster_start_s']}; cores: {os.cpu_count()} (shared; "
                  f"1-min load average {load_before:.1f} before, {load_after:.1f} after)")
-    (OUT / "bootstrap_scheduler.md").write_text("\n".join(lines) + "\n")
+    with atomic_write(OUT / f"{stem}.md", encoding="utf-8") as fh:
+        fh.write("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 
