@@ -342,6 +342,10 @@ class _Problem:
         for k in ("scm.W", "scm.V", "scm.U"):
             G[k] *= self.mask
         for bi, (lo, hi) in enumerate(self.blocks):
+            A = P[f"A{bi}"]
+            sign, logdet = np.linalg.slogdet(A)
+            if sign == 0 or not np.isfinite(logdet):  # not invertible: no density (L-BFGS backs off)
+                return np.inf, np.zeros_like(theta)
             _block_backward(dy[:, lo:hi], P, bi, caches[bi], G)
             if self.grams is not None and self.grams[bi] is not None:
                 zs = self.z_ima[:, lo:hi][:, self.perms[bi]]
@@ -349,10 +353,6 @@ class _Problem:
                 v_ima, inject = _block_ima(self.grams[bi], P, bi, self.ima / len(zs), G, cache)
                 val += v_ima
                 _block_backward(np.zeros_like(zs), P, bi, cache, G, inject)
-            A = P[f"A{bi}"]
-            sign, logdet = np.linalg.slogdet(A)
-            if sign == 0 or not np.isfinite(logdet):
-                return np.inf, np.zeros_like(theta)
             val -= logdet
             G[f"A{bi}"] -= np.linalg.inv(A).T
             for j in range(LAYERS):
