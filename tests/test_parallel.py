@@ -88,14 +88,6 @@ def test_without_dask_the_scheduler_path_fails_in_one_line(no_dask, tmp_path, mo
 
 
 # ---------------------------------------------------------------------- with dask
-@pytest.fixture(scope="module")
-def cluster():
-    distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                                  dashboard_address=None) as c:
-        yield c
-
-
 def test_cluster_map_equals_serial(cluster):
     serial = map_tasks(_draw, range(12), shared=(0.5, 11))
     remote = map_tasks(_draw, range(12), shared=(0.5, 11), scheduler=cluster.scheduler_address)

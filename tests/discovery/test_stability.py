@@ -52,14 +52,6 @@ def test_a_resample_gives_the_same_edges_alone_or_among_others(tiered):
 
 
 # ---------------------------------------------------------------------- on a dask cluster
-@pytest.fixture(scope="module")
-def cluster():
-    distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                                  dashboard_address=None) as c:
-        yield c
-
-
 @pytest.mark.parametrize("algorithm,test", [("pc", "fisherz"), ("fci", "rcit")])
 def test_cluster_bootstrap_equals_serial(tiered, cluster, algorithm, test):
     # rcit draws random features: its seeds must reach the workers unchanged
