@@ -8,18 +8,8 @@ from causaltraits.crl.layers import ACTIVATIONS, MLP, Dense, ParamStore
 from causaltraits.crl.model import CRLConfig, MultiMeasurementCRL
 
 
-def _fd(f, x, idx, h=1e-6):
-    old = x.flat[idx]
-    x.flat[idx] = old + h
-    fp = f()
-    x.flat[idx] = old - h
-    fm = f()
-    x.flat[idx] = old
-    return (fp - fm) / (2 * h)
-
-
 @pytest.mark.parametrize("act", list(ACTIVATIONS))
-def test_dense_layer_gradients(act):
+def test_dense_layer_gradients(act, fd):
     rng = np.random.default_rng(1)
     st = ParamStore(np.float64)
     layer = Dense(st, "l", 5, 4, act)
@@ -36,12 +26,12 @@ def test_dense_layer_gradients(act):
     dx = layer.backward(a - target)
     for name in ("l.W", "l.b"):
         for i in range(st[name].size):
-            assert st.grads[name].flat[i] == pytest.approx(_fd(loss, st[name], i), rel=1e-5, abs=1e-7)
+            assert st.grads[name].flat[i] == pytest.approx(fd(loss, st[name], i), rel=1e-5, abs=1e-7)
     for i in range(x.size):
-        assert dx.flat[i] == pytest.approx(_fd(loss, x, i), rel=1e-5, abs=1e-7)
+        assert dx.flat[i] == pytest.approx(fd(loss, x, i), rel=1e-5, abs=1e-7)
 
 
-def test_mlp_gradients():
+def test_mlp_gradients(fd):
     rng = np.random.default_rng(2)
     st = ParamStore(np.float64)
     net = MLP(st, "m", [4, 6, 5, 3], "elu", "tanh")
@@ -55,10 +45,10 @@ def test_mlp_gradients():
     st.grad[...] = 0
     net.backward(net.forward(x) - t)
     for i in range(0, st.theta.size, 3):
-        assert st.grad[i] == pytest.approx(_fd(loss, st.theta, i), rel=1e-5, abs=1e-7)
+        assert st.grad[i] == pytest.approx(fd(loss, st.theta, i), rel=1e-5, abs=1e-7)
 
 
-def test_scm_density_gradients():
+def test_scm_density_gradients(fd):
     rng = np.random.default_rng(3)
     D, n = 4, 9
     z = rng.normal(size=(n, D))
@@ -76,11 +66,11 @@ def test_scm_density_gradients():
     assert val == pytest.approx(loss())
     for arr, g in ((z, dz), (W, dW * mask), (V, dV * mask), (U, dU * mask), (b, db), (ls, dls)):
         for i in range(arr.size):
-            fd = _fd(loss, arr, i)
-            assert g.flat[i] == pytest.approx(fd, rel=1e-5, abs=1e-7)
+            numeric = fd(loss, arr, i)
+            assert g.flat[i] == pytest.approx(numeric, rel=1e-5, abs=1e-7)
 
 
-def test_scm_mixture_density_gradients():
+def test_scm_mixture_density_gradients(fd):
     rng = np.random.default_rng(9)
     D, n, K = 3, 7, 3
     z = rng.normal(size=(n, D))
@@ -98,7 +88,7 @@ def test_scm_mixture_density_gradients():
     assert val == pytest.approx(loss())
     for arr, g in ((z, dz), (W, dW * mask), (V, dV * mask), (U, dU * mask), (b, db), (ls, dls), (a, da), (mu, dmu), (lsd, dlsd)):
         for i in range(arr.size):
-            assert g.flat[i] == pytest.approx(_fd(loss, arr, i), rel=1e-5, abs=1e-7)
+            assert g.flat[i] == pytest.approx(fd(loss, arr, i), rel=1e-5, abs=1e-7)
 
 
 def test_scm_mixture_is_a_normalised_density():
@@ -137,7 +127,7 @@ CONFIGS = {
 
 
 @pytest.mark.parametrize("name", list(CONFIGS))
-def test_model_loss_gradients(name):
+def test_model_loss_gradients(name, fd):
     rng = np.random.default_rng(4)
     n = 6
     X = [[rng.normal(size=(n, 5)), rng.normal(size=(n, 5)), rng.normal(size=(n, 5))], [rng.normal(size=(n, 4))]]
@@ -166,7 +156,7 @@ def test_model_loss_gradients(name):
             idx = np.concatenate([idx, np.arange(off, off + int(np.prod(shape)))])
     bad = []
     for i in np.unique(idx):
-        fd = _fd(loss, st.theta, i)
-        if not np.isclose(grad[i], fd, rtol=1e-4, atol=1e-6):
-            bad.append((i, grad[i], fd))
+        numeric = fd(loss, st.theta, i)
+        if not np.isclose(grad[i], numeric, rtol=1e-4, atol=1e-6):
+            bad.append((i, grad[i], numeric))
     assert not bad, bad[:5]
