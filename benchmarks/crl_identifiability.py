@@ -38,6 +38,7 @@ from scipy.optimize import minimize
 
 from causaltraits.crl import metrics as M
 from causaltraits.crl import scm
+from causaltraits.crl.refine import _Problem
 from causaltraits.crl.digits import LATENT_NAMES, TRUE_EDGES, sample_latents
 
 OUT = Path(__file__).resolve().parents[1] / "results" / "benchmarks" / "crl_identifiability"
@@ -53,36 +54,16 @@ def f22(z21):
 
 
 def fit_prior(z: np.ndarray) -> dict:
-    """Maximum-likelihood structural-model density (mixture noise) on latents ``z``."""
+    """Maximum-likelihood structural-model density (mixture noise) on latents ``z``: the refit's
+    objective (:class:`causaltraits.crl.refine._Problem`) with no blocks, i.e. the prior alone."""
     D = z.shape[1]
     mask = np.tril(np.ones((D, D), dtype=np.bool_), -1)
     a0, mu0, lsd0 = scm.mixture_init(D, K)
-    shapes = [(D, D), (D, D), (D, D), (D,), (D,), (D, K), (D, K), (D, K)]
-    init = [np.zeros((D, D)), np.zeros((D, D)), np.zeros((D, D)), z.mean(0), np.log(z.std(0)), a0, mu0, lsd0]
-    sizes = [int(np.prod(s)) for s in shapes]
-
-    def unpack(theta):
-        out, off = [], 0
-        for s, k in zip(shapes, sizes):
-            out.append(theta[off:off + k].reshape(s))
-            off += k
-        return out
-
-    def nll(theta):
-        W, V, U, b, ls, a, mu, lsd = unpack(theta)
-        grads = [np.zeros(s) for s in shapes]
-        dW, dV, dU, db, dls, da, dmu, dlsd = grads
-        dz = np.zeros_like(z)
-        val = scm.scm_nll_backward_mix(z, W * mask, V * mask, U * mask, b, ls, mask, a, mu, lsd, 1.0 / len(z),
-                                       dz, dW, dV, dU, db, dls, da, dmu, dlsd)
-        dW *= mask; dV *= mask; dU *= mask
-        return val, np.concatenate([g.ravel() for g in grads])
-
-    res = minimize(nll, np.concatenate([x.ravel() for x in init]), jac=True, method="L-BFGS-B",
-                   options={"maxiter": 3000})
-    W, V, U, b, ls, a, mu, lsd = unpack(res.x)
-    return {"params": (W * mask, V * mask, U * mask, b, ls, mask, a, mu, lsd), "train_nll": float(res.fun),
-            "converged": bool(res.success)}
+    init = {"scm.W": np.zeros((D, D)), "scm.V": np.zeros((D, D)), "scm.U": np.zeros((D, D)),
+            "scm.b": z.mean(0), "scm.log_s": np.log(z.std(0)), "scm.a": a0, "scm.mu": mu0, "scm.lsd": lsd0}
+    prob = _Problem(z, [], [], mask, ridge=0.0)
+    res = minimize(prob, prob.pack(init), jac=True, method="L-BFGS-B", options={"maxiter": 3000})
+    return {"params": prob.scm_args(prob.unpack(res.x)), "train_nll": float(res.fun), "converged": bool(res.success)}
 
 
 def main(argv=None) -> int:

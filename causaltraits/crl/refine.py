@@ -286,7 +286,11 @@ LOGISTIC_KEYS = SCM_KEYS[:5]
 
 
 class _Problem:
-    """Negative log-likelihood of the reparametrised latents and its gradient, over a flat vector."""
+    """Negative log-likelihood of the reparametrised latents and its gradient, over a flat vector.
+
+    With no blocks it is the structural-model prior's own negative log-likelihood (what
+    ``benchmarks/crl_identifiability.py`` fits).
+    """
 
     def __init__(self, z, blocks, perms, mask, ridge: float = RIDGE, grams=None, ima: float = 0.0,
                  ima_idx: np.ndarray | None = None):
@@ -314,7 +318,7 @@ class _Problem:
 
     def transform(self, P: dict, z: np.ndarray | None = None):
         z = self.z if z is None else z
-        out = np.empty_like(z)
+        out = np.array(z, copy=True)  # latents outside every block pass unchanged
         caches = []
         for bi, (a, b) in enumerate(self.blocks):
             y, cache = _block_forward(z[:, a:b][:, self.perms[bi]], P, bi)
