@@ -181,12 +181,12 @@ def benchmark_run(run: Run, seeds, rows: int, mnist: str | None, epochs: int, me
                   progress: bool = False, log=None) -> dict:
     """Run the variant-digits benchmark and write ``benchmark.json``, ``benchmark.md``, ``manifest.json``."""
     from causaltraits.crl.baselines import METHODS
-    from causaltraits.crl.benchmark import format_table, run_benchmark
+    from causaltraits.crl.benchmark import format_tables, run_benchmark
 
     t0 = time.perf_counter()
     res = run_benchmark(seeds=seeds, rows=rows, mnist=mnist, methods=methods or tuple(METHODS),
                         epochs=epochs, progress=progress, log=log)
-    res["table_markdown"] = format_table(res["summary"])
+    res["table_markdown"] = format_tables(res["summary"])
     run.write_json("benchmark.json", res)
     run.write_text("benchmark.md", "# CRL benchmark: variant digits\n\n" + res["table_markdown"])
     manifest = base_manifest("crl benchmark", None, res["settings"], None)

@@ -554,6 +554,8 @@ def _benchmark_rows(summary: dict[str, Any]) -> tuple[list[str], list[list[Any]]
             v = stats.get(k)
             if any(isinstance(summary[x].get(k), dict) for x in summary):
                 row += [v.get("mean"), v.get("std")] if isinstance(v, dict) else [v, None]
+            elif isinstance(v, list):  # per-latent values in one cell
+                row.append(" / ".join(f"{x:.2f}" if isinstance(x, (int, float)) else str(x) for x in v))
             else:
                 row.append(v)
         rows.append(row)

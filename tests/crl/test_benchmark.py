@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from causaltraits.crl.benchmark import format_table, run_benchmark, split
+from causaltraits.crl.benchmark import format_latent_table, format_table, run_benchmark, split, summarise
 from causaltraits.errors import ParameterError
 
 
@@ -25,6 +25,18 @@ def test_same_seed_same_numbers_bit_for_bit():
     table = format_table(a["summary"])
     assert table.splitlines()[0].startswith("| method | MCC Pearson")
     assert "| crl |" in table and "| beta_vae |" in table
+
+
+def test_per_latent_mcc_is_averaged_over_seeds_and_tabled():
+    base = {k: 0.0 for k in ("mcc_pearson", "mcc_spearman", "r2", "skeleton_f1", "shd", "fit_seconds",
+                             "refit_seconds", "epochs_per_s")}
+    runs = [{**base, "method": "crl", "seed": 0, "mcc_pearson_per_latent": [0.9, 0.5, 1.0, 0.2]},
+            {**base, "method": "crl", "seed": 1, "mcc_pearson_per_latent": [0.7, 0.9, 0.8, 0.4]}]
+    s = summarise(runs, ["crl"])
+    assert np.allclose(s["crl"]["mcc_pearson_per_latent"], [0.8, 0.7, 0.9, 0.3])
+    table = format_latent_table(s).splitlines()
+    assert table[0] == "| method | z11 | z12 | z21 | z22 |"
+    assert table[2] == "| crl | 0.800 | 0.700 | 0.900 | 0.300 |"
 
 
 def test_unknown_method_is_a_parameter_error():

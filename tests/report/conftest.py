@@ -134,9 +134,10 @@ def write_crl_run(path: Path, ds: Dataset, benchmark: bool = False) -> Path:
     if benchmark:
         write_json(path / "manifest.json", _manifest("crl benchmark", ds, {"seeds": [0, 1]}))
         write_json(path / "benchmark.json", {"summary": {
-            "crl": {"mcc_pearson": {"mean": 0.91, "std": 0.02}, "r2": {"mean": 0.95, "std": 0.01}, "n_seeds": 2},
+            "crl": {"mcc_pearson": {"mean": 0.91, "std": 0.02}, "r2": {"mean": 0.95, "std": 0.01}, "n_seeds": 2,
+                    "mcc_pearson_per_latent": [0.83, 0.97, 0.88, 0.96]},
             "autoencoder": {"mcc_pearson": {"mean": 0.62, "std": 0.05}, "r2": {"mean": 0.7, "std": 0.03},
-                            "n_seeds": 2}}})
+                            "n_seeds": 2, "mcc_pearson_per_latent": [0.5, 0.6, 0.7, 0.68]}}})
         return path
     write_json(path / "manifest.json", _manifest("crl", ds, {"epochs": 5}))
     write_json(path / "metrics.json", {"test": {"r2": 0.91, "mcc": 0.87}, "train": {"r2": 0.95, "mcc": 0.9}})

@@ -241,6 +241,7 @@ def test_crl_benchmark_table(writers, dataset, tmp_path):
     text = "\n".join(extract_text(build_report(run, out=tmp_path / "b.pdf")))
     assert "CRL: benchmark (variant digits)" in text
     assert "mcc_pearson mean" in text and "autoencoder" in text and "0.91" in text and "0.62" in text
+    assert "0.83 / 0.97 / 0.88 / 0.96" in text  # per-latent MCC in one cell
 
 
 def test_wide_batteries_split_over_pages(tmp_path):
