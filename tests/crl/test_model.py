@@ -85,6 +85,23 @@ def test_refit_of_the_coordinates_is_checked_on_validation_and_saved(tmp_path):
     assert off.reparam_ is None and off.refine_summary_ is None
 
 
+def test_refit_noise_density_mixture_by_default_or_the_trained_one(tmp_path):
+    X, _ = _toy(n=300)
+    cfg = {**SMALL, "refine_iter": 40, "val_fraction": 0.0, "noise": "logistic"}
+    mix = MultiMeasurementCRL(CRLConfig(**cfg), seed=2).fit(X)
+    assert {"a", "mu", "lsd"} <= set(mix.refined_prior_)  # refitted with the mixture density
+    assert mix.refined_prior_["a"].shape == (3, 3)  # D latents x noise_components
+    mix.save(tmp_path / "model")
+    back = MultiMeasurementCRL.load(tmp_path / "model")
+    assert set(back.refined_prior_) == set(mix.refined_prior_)
+    assert np.array_equal(back.graph_weights_, mix.graph_weights_)
+    same = MultiMeasurementCRL(CRLConfig(**cfg, refine_noise="trained"), seed=2).fit(X)
+    assert set(same.refined_prior_) == {"W", "V", "U", "b", "log_s"}
+    # same training, other refit: the raw encodings agree, the refitted coordinates do not
+    assert same.store_.theta.tobytes() == mix.store_.theta.tobytes()
+    assert not np.array_equal(same.transform(X), mix.transform(X))
+
+
 def test_transform_rejects_other_widths_and_unfitted():
     X, _ = _toy(n=80)
     m = MultiMeasurementCRL(CRLConfig(**SMALL), seed=0)
@@ -113,6 +130,8 @@ def test_config_errors():
         MultiMeasurementCRL(latent_dims=[0, 0])
     with pytest.raises(ParameterError, match="refine_iter"):
         MultiMeasurementCRL(refine_iter=0)
+    with pytest.raises(ParameterError, match="refine_noise"):
+        MultiMeasurementCRL(refine_noise="logistic")
 
 
 @pytest.mark.parametrize("name", list(METHODS))
