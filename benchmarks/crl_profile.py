@@ -51,7 +51,9 @@ def main(argv=None) -> int:
     layers.bias_act_forward = _timed(t, "numba: bias+activation forward", layers.bias_act_forward)
     layers.act_backward = _timed(t, "numba: activation backward + bias grad", layers.act_backward)
     optim.adam_update = _timed(t, "numba: Adam update", optim.adam_update)
+    # both noise densities' kernels (the model's default is the mixture)
     scm.scm_nll_backward = _timed(t, "numba: structural-model density + grad", scm.scm_nll_backward)
+    scm.scm_nll_backward_mix = _timed(t, "numba: structural-model density + grad", scm.scm_nll_backward_mix)
     layers.Dense.forward = _timed(t, "dense forward (total)", layers.Dense.forward)
     layers.Dense.backward = _timed(t, "dense backward (total)", layers.Dense.backward)
     model_mod.MultiMeasurementCRL._loss_and_grad = _timed(
