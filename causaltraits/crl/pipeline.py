@@ -71,9 +71,9 @@ def _write_graph(run: Run, stem: str, graph, title: str) -> list[str]:
 #: settings of ``fit`` on embedding tables: warm start from a per-modality linear ICA (the
 #: embeddings are close to linear in their latents; the anchor fades out after 20 epochs) and
 #: a Gaussian-mixture noise density (the latent noise may be sub- or super-Gaussian)
-#: ... and no refit of the coordinates after training (``refine``): on both demo tables its
-#: validation check rejected it (validation objective 0.3 nats per row worse: with 11 latents the
-#: refit over-fits its 2,000 rows) after about 80 s of work, and MCC is 0.95-0.97 without it
+#: ... and no refit of the coordinates after training (``refine``, the ``--refine`` option): on
+#: the demo tables it costs about 165 s (11 latents) for little - MCC 0.954 -> 0.969 (athle),
+#: 0.971 -> 0.967 (celeb), both refits kept by the validation check
 FIT_DEFAULTS = {"anchor": 1.0, "anchor_epochs": 20, "noise": "mixture", "refine": False}
 
 
@@ -137,6 +137,9 @@ def fit_dataset(ds, run: Run, seed: int = 0, latent_dims: dict[str, int] | None 
         "pc": {"test": "fisherz", "alpha": PC_ALPHA, "rows": "test"},
         "graph_files": files,
     }
+    if getattr(model, "refine_summary_", None) is not None:
+        # was the refit of the coordinates kept, and by how much it moved the validation objective
+        metrics["refit"] = model.refine_summary_
     if ds.latents is not None:
         true = ds.latents.to_numpy(dtype=np.float64)[rows]
         tnames = list(ds.latents.columns)

@@ -54,6 +54,19 @@ def test_fit_dataset_writes_and_scores(tmp_path):
     assert np.allclose(model.transform(X), lat[["text_latent_1", "text_latent_2", "face_latent_1"]].to_numpy()[3:9])
 
 
+def test_fit_dataset_records_the_refit_when_asked(tmp_path):
+    ds = _dataset(n=160)
+    with open_run(tmp_path / "on", "tiny") as run:
+        fit_dataset(ds, run, seed=0, latent_dims={"text": 2, "face": 1}, epochs=5, hidden=[16], refine=True,
+                    refine_iter=40)
+    ref = json.loads((tmp_path / "on" / "metrics.json").read_text())["refit"]
+    assert isinstance(ref["accepted"], bool)
+    assert ref["accepted"] == (ref["val_objective_after"] < ref["val_objective_before"])
+    with open_run(tmp_path / "off", "tiny") as run:
+        fit_dataset(ds, run, seed=0, latent_dims={"text": 2, "face": 1}, epochs=5, hidden=[16])
+    assert "refit" not in json.loads((tmp_path / "off" / "metrics.json").read_text())
+
+
 def test_fit_dataset_same_seed_same_files(tmp_path):
     ds = _dataset(n=120)
     for name in ("a", "b"):
