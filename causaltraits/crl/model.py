@@ -120,9 +120,9 @@ class CRLConfig:
     refine: bool = True
     refine_ima: float = 10.0
     #: training rows the refit uses (a seeded subsample when there are more), and its L-BFGS
-    #: iterations. 8,000 covers every training row of the 10,000-row benchmark: on variant-digits seeds
-    #: 10-14 (not the benchmark's) MCC 0.970 against 0.942 with 3,000 rows, for about 45 s more
-    #: (results/benchmarks/crl_experiments.md, session 3)
+    #: iterations. 8,000 covers every training row of the 10,000-row benchmark: on variant-digits
+    #: seeds 10-14 (not the benchmark's) MCC 0.970 against 0.942 with 3,000 rows, for about 45 s
+    #: more (results/benchmarks/crl_experiments.md, session 3)
     refine_rows: int = 8000
     refine_iter: int = 1500
     #: the noise density of the prior during the refit: ``mixture`` (K = ``noise_components``
