@@ -77,7 +77,7 @@ def run_benchmark(seeds: Sequence[int] = (0, 1, 2, 3, 4), rows: int = 10_000, mn
             rec = score_latents(Ztr, Zte, data.latents[tr], data.latents[te], truth, seed=seed)
             hist = method.model.history_
             # the refit of the coordinates after training (CRL only) is timed on its own
-            refit = float(getattr(method.model, "refine_seconds_", 0.0))
+            refit = method.model.refine_seconds_
             rec.update({"method": name, "seed": int(seed), "fit_seconds": secs, "refit_seconds": refit,
                         "epochs": len(hist), "best_epoch": method.model.best_epoch_, "steps": method.model.steps_,
                         "epochs_per_s": len(hist) / (secs - refit) if secs > refit else float("nan")})

@@ -212,6 +212,11 @@ class MultiMeasurementCRL:
         self.config = cfg
         self.seed = int(seed)
         self.dims_: list[list[int]] | None = None
+        # the refit of the coordinates (set by fit / load; None and 0 without one)
+        self.reparam_ = None
+        self.refined_prior_: dict | None = None
+        self.refine_summary_: dict | None = None
+        self.refine_seconds_ = 0.0
 
     # ------------------------------------------------------------------ structure
     @property
@@ -696,7 +701,7 @@ class MultiMeasurementCRL:
             Xb = [[x[start:start + 4096] for x in mod] for mod in Xs]
             out.append(self._encode(Xb, keep=False)[1].astype(np.float64))
         Z = np.concatenate(out, axis=0) if out else np.zeros((0, self.D))
-        return self.reparam_.apply(Z) if getattr(self, "reparam_", None) is not None and len(Z) else Z
+        return self.reparam_.apply(Z) if self.reparam_ is not None and len(Z) else Z
 
     # ------------------------------------------------------------------ refit of the coordinates
     def _blocks(self) -> list[tuple[int, int]]:
@@ -802,7 +807,7 @@ class MultiMeasurementCRL:
         for m, mod in enumerate(self.means_):
             for k, mu in enumerate(mod):
                 arrays[f"mean_{m}_{k}"] = mu
-        if getattr(self, "reparam_", None) is not None:
+        if self.reparam_ is not None:
             arrays.update(self.reparam_.to_arrays())
             arrays.update({f"refined.{k}": v for k, v in self.refined_prior_.items()})
         npz = path.with_suffix(".npz")
@@ -819,7 +824,7 @@ class MultiMeasurementCRL:
             "latent_names": self.latent_names_,
             "layout": self.store_.layout(),
             "best_epoch": getattr(self, "best_epoch_", None),
-            "refine_summary": getattr(self, "refine_summary_", None),
+            "refine_summary": self.refine_summary_,
         }
         js = path.with_suffix(".json")
         write_json(js, meta)

@@ -138,7 +138,7 @@ def fit_dataset(ds, run: Run, seed: int = 0, latent_dims: dict[str, int] | None 
         "pc": {"test": "fisherz", "alpha": PC_ALPHA, "rows": "test"},
         "graph_files": files,
     }
-    if getattr(model, "refine_summary_", None) is not None:
+    if model.refine_summary_ is not None:
         # was the refit of the coordinates kept, and by how much it moved the validation objective
         metrics["refit"] = model.refine_summary_
     if ds.latents is not None:
@@ -170,7 +170,7 @@ def fit_dataset(ds, run: Run, seed: int = 0, latent_dims: dict[str, int] | None 
         }
         _write_graph(run, "graph_true_latents", pc_true, f"PC over true latents ({ds.name})")
     run.write_json("metrics.json", metrics)
-    refit = float(getattr(model, "refine_seconds_", 0.0))
+    refit = model.refine_seconds_
     timings = {"fit": model.fit_seconds_, "refit": refit, "total": time.perf_counter() - t_start,
                "epochs_per_s": len(model.history_) / max(model.fit_seconds_ - refit, 1e-9)}
     params = {"latent_dims": dict(zip(names, cfg.latent_dims)), "n_shared": n_shared, "epochs": epochs,
