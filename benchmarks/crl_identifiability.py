@@ -39,18 +39,10 @@ from scipy.optimize import minimize
 from causaltraits.crl import metrics as M
 from causaltraits.crl import scm
 from causaltraits.crl.refine import _Problem
-from causaltraits.crl.digits import LATENT_NAMES, TRUE_EDGES, sample_latents
+from causaltraits.crl.digits import LATENT_NAMES, TRUE_EDGES, f12, f22, sample_latents, true_graph
 
 OUT = Path(__file__).resolve().parents[1] / "results" / "benchmarks" / "crl_identifiability"
 K = 3  # mixture components, as the model's default
-
-
-def f12(z11):
-    return 0.6 * np.tanh(1.5 * z11)
-
-
-def f22(z21):
-    return 0.6 * np.sin(1.2 * z21)
 
 
 def fit_prior(z: np.ndarray) -> dict:
@@ -72,10 +64,9 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
 
-    from causaltraits.crl.digits import make_variant_digits
     from causaltraits.runs import atomic_write, package_versions, write_json
 
-    truth_graph = make_variant_digits(1, seed=args.seed).truth()
+    truth_graph = true_graph()
     z = sample_latents(args.rows, np.random.default_rng(args.seed))
     half = args.rows // 2
     rows = []

@@ -75,9 +75,7 @@ class VariantDigits:
 
     def truth(self):
         """The true latent graph as a :class:`~causaltraits.discovery.graph.Graph`."""
-        from causaltraits.discovery.graph import Edge, Graph
-
-        return Graph(list(LATENT_NAMES), [Edge(a, b, "-->") for a, b in TRUE_EDGES])
+        return true_graph()
 
     def rows(self, idx: np.ndarray) -> list[list[np.ndarray]]:
         return [[x[idx] for x in mod] for mod in self.X]
@@ -193,14 +191,34 @@ def _hue_rgb(hue: np.ndarray) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------- generator
+# the mechanisms of the structural model in the module docstring (each effect = f(cause) + 0.5 u)
+def f12(z11: np.ndarray) -> np.ndarray:
+    return 0.6 * np.tanh(1.5 * z11)
+
+
+def f21(z11: np.ndarray) -> np.ndarray:
+    return 0.5 * z11 + 0.4 * (z11 ** 2 - 1.0 / 3.0)
+
+
+def f22(z21: np.ndarray) -> np.ndarray:
+    return 0.6 * np.sin(1.2 * z21)
+
+
 def sample_latents(n: int, rng: np.random.Generator) -> np.ndarray:
     """True latents (n x 4) of the structural model in the module docstring."""
     u = rng.uniform(-1.0, 1.0, size=(n, 4))
     z11 = u[:, 0]
-    z12 = 0.6 * np.tanh(1.5 * z11) + 0.5 * u[:, 1]
-    z21 = 0.5 * z11 + 0.4 * (z11 ** 2 - 1.0 / 3.0) + 0.5 * u[:, 2]
-    z22 = 0.6 * np.sin(1.2 * z21) + 0.5 * u[:, 3]
+    z12 = f12(z11) + 0.5 * u[:, 1]
+    z21 = f21(z11) + 0.5 * u[:, 2]
+    z22 = f22(z21) + 0.5 * u[:, 3]
     return np.column_stack([z11, z12, z21, z22])
+
+
+def true_graph():
+    """The true latent graph (:data:`TRUE_EDGES`) as a :class:`~causaltraits.discovery.graph.Graph`."""
+    from causaltraits.discovery.graph import Edge, Graph
+
+    return Graph(list(LATENT_NAMES), [Edge(a, b, "-->") for a, b in TRUE_EDGES])
 
 
 def make_variant_digits(n: int = 10_000, seed: int = 0, mnist: str | Path | None = None) -> VariantDigits:

@@ -77,8 +77,7 @@ def test_pc_over_the_true_test_latents_recovers_the_skeleton(seed):
 
     z = digits.sample_latents(10_000, np.random.default_rng(seed))[split(10_000, seed)[1]]
     g = pc_graph(z, list(digits.LATENT_NAMES))
-    truth = digits.VariantDigits(X=[], latents=z, source="").truth()
-    assert graph_scores(g, truth)["skeleton_f1"] == 1.0
+    assert graph_scores(g, digits.true_graph())["skeleton_f1"] == 1.0
 
 
 def test_idx_roundtrip_and_mnist_source(tmp_path):

@@ -6,7 +6,7 @@ import pytest
 from causaltraits.crl import metrics as M
 from causaltraits.crl import refine as R
 from causaltraits.crl import scm
-from causaltraits.crl.digits import sample_latents
+from causaltraits.crl.digits import f12, f22, sample_latents
 
 
 def _untrained_prior(D):
@@ -14,6 +14,10 @@ def _untrained_prior(D):
     a0, mu0, lsd0 = scm.mixture_init(D, 3)
     return {"W": np.zeros((D, D)), "V": np.zeros((D, D)), "U": np.zeros((D, D)), "b": np.zeros(D),
             "log_s": np.zeros(D), "a": a0, "mu": mu0, "lsd": lsd0}
+
+
+def _rotation(t):
+    return np.array([[np.cos(t), -np.sin(t)], [np.sin(t), np.cos(t)]])
 
 
 @pytest.mark.parametrize("noise", ["mixture", "logistic"])
@@ -73,12 +77,12 @@ def test_refine_undoes_rotation_and_noise_swap_with_an_orthogonal_decoder():
     # and its noise fit equally well); with the IMA term every latent comes back.
     z = sample_latents(1500, np.random.default_rng(1))
     pre = z.copy()
-    pre[:, 1] -= 0.6 * np.tanh(1.5 * z[:, 0])
-    pre[:, 3] -= 0.6 * np.sin(1.2 * z[:, 2])
+    pre[:, 1] -= f12(z[:, 0])
+    pre[:, 3] -= f22(z[:, 2])
     derivs = (lambda x: 0.9 / np.cosh(1.5 * x) ** 2, lambda x: 0.72 * np.cos(1.2 * x))
     mix, grams = np.empty_like(z), []
     for (a, b), t, fprime in (((0, 2), 0.5, derivs[0]), ((2, 4), -0.5, derivs[1])):
-        Mx = np.array([[np.cos(t), -np.sin(t)], [np.sin(t), np.cos(t)]]) * [1.0, 2.0]
+        Mx = _rotation(t) * [1.0, 2.0]
         mix[:, a:b] = pre[:, a:b] @ Mx.T
         Jt = np.tile(np.eye(2), (len(z), 1, 1))
         Jt[:, 1, 0] = fprime(z[:, a])
@@ -102,8 +106,7 @@ def test_refine_undoes_a_rotation_quickly():
     # modality 1's latents rotated and scaled, the decoder orthogonal in the true coordinates
     n = 800
     z = sample_latents(n, np.random.default_rng(1))
-    t = 0.6
-    Mx = np.array([[np.cos(t), -np.sin(t)], [np.sin(t), np.cos(t)]]) * [1.0, 2.0]
+    Mx = _rotation(0.6) * [1.0, 2.0]
     mix = z.copy()
     mix[:, :2] = z[:, :2] @ Mx.T
     J = np.tile(np.linalg.inv(Mx), (n, 1, 1))
@@ -124,12 +127,10 @@ def test_noise_density_of_the_refit_logistic_mixes_uniform_sources_mixture_does_
     # does in ICA; the mixture density learns the flat shape and turns the rotation back. This is
     # why the model refits with the mixture (CRLConfig.refine_noise).
     z = np.random.default_rng(0).uniform(-1, 1, size=(1500, 2))
-    t = 0.6
-    mix = z @ np.array([[np.cos(t), -np.sin(t)], [np.sin(t), np.cos(t)]]).T
+    mix = z @ _rotation(0.6).T
     mask = np.tril(np.ones((2, 2), dtype=bool), -1)
-    logistic = {"W": np.zeros((2, 2)), "V": np.zeros((2, 2)), "U": np.zeros((2, 2)), "b": np.zeros(2),
-                "log_s": np.zeros(2)}
-    mixture = {**logistic, **dict(zip(("a", "mu", "lsd"), scm.mixture_init(2, 3)))}
+    mixture = _untrained_prior(2)
+    logistic = {k: mixture[k] for k in R.LOGISTIC_KEYS}
     before = M.mcc(z, mix)["mcc"]
     after = {}
     for name, prior in (("logistic", logistic), ("mixture", mixture)):
