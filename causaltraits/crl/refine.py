@@ -23,7 +23,8 @@ What. Per block an invertible map::
 jointly on the encoded training rows: maximise ``log p_scm(r(z)) + sum log|det A|`` minus
 ``ima`` times the IMA contrast of the decoders' Jacobian in the new coordinates, ``J R^-1``
 (``J`` the trained decoders' Jacobian at each row, passed in as Gram matrices; ``R = dr/dz``).
-``ima = 1`` is the ELBO's own weight; the model's default leans harder on the principle (see
+``ima = 1`` is the ELBO's own weight; the model's default leans harder on the principle (10),
+then settles the coordinates in a last stage at weight 1 (see
 :class:`~causaltraits.crl.model.CRLConfig`). L-BFGS on the full batch, a small ridge on the
 coupling weights, every order of the latents inside each block of up to three tried (greedily,
 block by block). The refined latents are ``r(z)``; :meth:`Reparam.apply` maps new rows.
@@ -121,6 +122,14 @@ def _block_forward(z: np.ndarray, P: dict, bi: int):
             y[:, upd] += t @ P[f"W{bi}.{j}"]
             j += 1
     return y, (z, layers)
+
+
+def _rows_of(cache, idx):
+    """The forward cache of :func:`_block_forward` restricted to rows ``idx`` (all when None)."""
+    if idx is None:
+        return cache
+    z, layers = cache
+    return z[idx], [(y[idx], t[idx]) for y, t in layers]
 
 
 def _layer_jacobians(L: int, layers, P: dict, bi: int) -> list[np.ndarray]:
@@ -298,8 +307,8 @@ class _Problem:
         self.ima = ima
         # the IMA term is averaged over the rows ``ima_idx`` (all rows when None); decoder Gram
         # matrices per block in the block's permuted column order
-        idx = np.arange(len(z)) if ima_idx is None else np.asarray(ima_idx)
-        self.z_ima = z[idx]
+        self.ima_idx = None if ima_idx is None else np.asarray(ima_idx)
+        idx = slice(None) if ima_idx is None else self.ima_idx
         self.grams = None if grams is None or ima <= 0 else [
             None if g is None else g[idx][:, perm][:, :, perm] for g, perm in zip(grams, perms)]
 
@@ -352,11 +361,10 @@ class _Problem:
                 return np.inf, np.zeros_like(theta)
             _block_backward(dy[:, lo:hi], P, bi, caches[bi], G)
             if self.grams is not None and self.grams[bi] is not None:
-                zs = self.z_ima[:, lo:hi][:, self.perms[bi]]
-                cache = _block_forward(zs, P, bi)[1]
-                v_ima, inject = _block_ima(self.grams[bi], P, bi, self.ima / len(zs), G, cache)
+                cache = _rows_of(caches[bi], self.ima_idx)  # the IMA rows: a subset of the rows just mapped
+                v_ima, inject = _block_ima(self.grams[bi], P, bi, self.ima / len(cache[0]), G, cache)
                 val += v_ima
-                _block_backward(np.zeros_like(zs), P, bi, cache, G, inject)
+                _block_backward(np.zeros_like(cache[0]), P, bi, cache, G, inject)
             val -= logdet
             G[f"A{bi}"] -= np.linalg.inv(A).T
             for j in range(LAYERS):
@@ -371,7 +379,7 @@ def refine(z: np.ndarray, blocks: list[tuple[int, int]], scm_params: dict, mask:
            rng: np.random.Generator, z_val: np.ndarray | None = None, max_iter: int = 1500,
            screen_iter: int = 300, ima_rows: int = 1000, grams: list[np.ndarray | None] | None = None,
            ima: float = 1.0, val_grams: list[np.ndarray | None] | None = None,
-           progress: bool = False) -> tuple[Reparam | None, dict, dict]:
+           progress: bool = False, ima_final: float | None = None) -> tuple[Reparam | None, dict, dict]:
     """Fit the per-block maps and the prior jointly on latents ``z`` (rows x D).
 
     ``grams`` (optional, one per block, rows x L x L): Gram matrices of the decoders' Jacobian with
@@ -384,14 +392,17 @@ def refine(z: np.ndarray, blocks: list[tuple[int, int]], scm_params: dict, mask:
     the baseline of the validation check below), then maps and prior together. The order of the
     latents inside each block of two or three is chosen greedily, block by block, by the objective
     after ``screen_iter`` L-BFGS iterations; the chosen orders are then fitted for up to
-    ``max_iter`` more. Returns the map, the refitted prior parameters and a summary (mean
-    log-likelihood per row before and after, on ``z`` and on ``z_val``, the final objective and the
-    orders chosen).
+    ``max_iter`` more. With ``ima_final`` (a weight) and ``grams``, a last stage of up to
+    ``max_iter`` iterations continues from there with the IMA term at that weight: the heavier
+    ``ima`` chooses the basin (an effect or its own noise), the last stage settles the coordinates
+    inside it with the balance ``ima_final`` sets (1 = the ELBO's own). Returns the map, the
+    refitted prior parameters and a summary (mean log-likelihood per row before and after, on ``z``
+    and on ``z_val``, the final objective, the orders chosen and the two weights).
 
     With validation rows ``z_val`` (and their ``val_grams`` when ``grams`` are given) the refit is
-    kept only if it lowers the objective on them; otherwise the map is ``None`` and the prior is
-    returned unchanged (``summary["accepted"]`` says which). ``progress`` shows a bar of the L-BFGS
-    iterations.
+    kept only if it lowers the objective (IMA weight ``ima``) on them; otherwise the map is
+    ``None`` and the prior is returned unchanged (``summary["accepted"]`` says which).
+    ``progress`` shows a bar of the L-BFGS iterations.
     """
     z = np.asarray(z, dtype=np.float64)
     perms = [list(range(b - a)) for a, b in blocks]
@@ -412,10 +423,11 @@ def refine(z: np.ndarray, blocks: list[tuple[int, int]], scm_params: dict, mask:
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=n_screens * screen_iter + max_iter, desc="crl refit", unit="it", leave=False)
+        stages = 2 if ima_final is not None and grams is not None else 1
+        bar = tqdm(total=n_screens * screen_iter + stages * max_iter, desc="crl refit", unit="it", leave=False)
 
-    def fit(perms_now, start, iters):
-        prob = _Problem(z, blocks, perms_now, mask, grams=grams, ima=ima, ima_idx=ima_idx)
+    def fit(perms_now, start, iters, w=ima):
+        prob = _Problem(z, blocks, perms_now, mask, grams=grams, ima=w, ima_idx=ima_idx)
         theta0 = prob.pack(start)
         res = minimize(prob, theta0, jac=True, method="L-BFGS-B", options={"maxiter": iters},
                        callback=None if bar is None else (lambda *_: bar.update(1)))
@@ -441,13 +453,15 @@ def refine(z: np.ndarray, blocks: list[tuple[int, int]], scm_params: dict, mask:
                 if val < best_val - 1e-9:
                     best_val, best_P, best_prob = val, P, prob
         best_val, best_P, best_prob = fit(best_prob.perms, best_P, max_iter)
+        if ima_final is not None and grams is not None:
+            best_val, best_P, best_prob = fit(best_prob.perms, best_P, max_iter, ima_final)
     finally:
         if bar is not None:
             bar.close()
     rep = Reparam(blocks, best_prob.perms, {k: v for k, v in best_P.items() if not k.startswith("scm.")})
     scm_new = {k: best_P[f"scm.{k}"] for k in keys}
     summary = {"loglik_before": before, "loglik_after": loglik(z, best_prob.perms, best_P),
-               "objective_after": best_val, "orders": best_prob.perms}
+               "objective_after": best_val, "orders": best_prob.perms, "ima": ima, "ima_final": ima_final}
     summary["accepted"] = True
     if z_val is not None and len(z_val):
         summary["val_loglik_before"] = loglik(z_val, perms, P0)

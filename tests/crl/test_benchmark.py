@@ -3,7 +3,10 @@
 import numpy as np
 import pytest
 
-from causaltraits.crl.benchmark import format_latent_table, format_table, run_benchmark, split, summarise
+from causaltraits.crl.benchmark import (format_latent_table, format_table, format_tables, run_benchmark,
+                                        score_learned_graph, split, summarise)
+from causaltraits.crl.digits import true_graph
+from causaltraits.discovery.graph import Edge, Graph
 from causaltraits.errors import ParameterError
 
 
@@ -37,6 +40,31 @@ def test_per_latent_mcc_is_averaged_over_seeds_and_tabled():
     table = format_latent_table(s).splitlines()
     assert table[0] == "| method | z11 | z12 | z21 | z22 |"
     assert table[2] == "| crl | 0.800 | 0.700 | 0.900 | 0.300 |"
+
+
+def test_learned_graph_is_named_through_the_matching_and_scored():
+    # the model's column order differs from the truth's: column 1 is z11, column 0 z12, ...
+    names = ["z1_1", "z1_2", "z2_1", "z2_2"]
+    match = [1, 0, 3, 2]
+    exact = Graph(names, [Edge("z1_2", "z1_1", "-->"), Edge("z1_2", "z2_2", "-->"), Edge("z2_2", "z2_1", "-->")])
+    s = score_learned_graph(exact, match, true_graph())
+    assert s["learned_skeleton_f1"] == 1.0 and s["learned_shd"] == 0
+    assert {(e["source"], e["target"]) for e in s["learned_graph"]["edges"]} == \
+        {("z11", "z12"), ("z11", "z21"), ("z21", "z22")}
+    # one extra edge and one reversed: skeleton F1 6/7, SHD 2
+    off = Graph(names, [Edge("z1_1", "z1_2", "-->"), Edge("z1_2", "z2_2", "-->"), Edge("z2_2", "z2_1", "-->"),
+                        Edge("z1_1", "z2_2", "-->")])
+    s = score_learned_graph(off, match, true_graph())
+    assert s["learned_skeleton_f1"] == pytest.approx(6 / 7) and s["learned_shd"] == 2
+    # summarised for the methods that have it, and tabled under its own caption
+    base = {k: 0.0 for k in ("mcc_pearson", "mcc_spearman", "r2", "skeleton_f1", "shd", "fit_seconds",
+                             "refit_seconds", "epochs_per_s")}
+    runs = [{**base, "method": "crl", "seed": i, "mcc_pearson_per_latent": [1.0] * 4, "learned_skeleton_f1": f,
+             "learned_shd": d} for i, (f, d) in enumerate(((1.0, 0), (0.5, 2)))]
+    runs.append({**base, "method": "autoencoder", "seed": 0, "mcc_pearson_per_latent": [0.5] * 4})
+    summ = summarise(runs, ["crl", "autoencoder"])
+    assert summ["crl"]["learned_skeleton_f1"]["mean"] == 0.75 and "learned_shd" not in summ["autoencoder"]
+    assert "| crl | 0.750 ± 0.354 | 1.0 ± 1.4 |" in format_tables(summ).splitlines()
 
 
 def test_unknown_method_is_a_parameter_error():

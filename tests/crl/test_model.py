@@ -95,6 +95,7 @@ def test_refit_noise_density_mixture_by_default_or_the_trained_one(tmp_path):
     back = MultiMeasurementCRL.load(tmp_path / "model")
     assert set(back.refined_prior_) == set(mix.refined_prior_)
     assert np.array_equal(back.graph_weights_, mix.graph_weights_)
+    assert mix.refine_summary_["ima"] == 10.0 and mix.refine_summary_["ima_final"] == 1.0  # the defaults
     same = MultiMeasurementCRL(CRLConfig(**cfg, refine_noise="trained"), seed=2).fit(X)
     assert set(same.refined_prior_) == {"W", "V", "U", "b", "log_s"}
     # same training, other refit: the raw encodings agree, the refitted coordinates do not
@@ -132,6 +133,8 @@ def test_config_errors():
         MultiMeasurementCRL(refine_iter=0)
     with pytest.raises(ParameterError, match="refine_noise"):
         MultiMeasurementCRL(refine_noise="logistic")
+    with pytest.raises(ParameterError, match="refine_ima_final"):
+        MultiMeasurementCRL(refine_ima_final=-1.0)
 
 
 @pytest.mark.parametrize("name", list(METHODS))

@@ -102,15 +102,20 @@ def test_refine_undoes_rotation_and_noise_swap_with_an_orthogonal_decoder():
     np.testing.assert_array_equal(back.apply(mix), rep.apply(mix))
 
 
-def test_refine_undoes_a_rotation_quickly():
-    # modality 1's latents rotated and scaled, the decoder orthogonal in the true coordinates
-    n = 800
-    z = sample_latents(n, np.random.default_rng(1))
-    Mx = _rotation(0.6) * [1.0, 2.0]
+def _modality1_mixed(n, seed, angle, scales, decoder=np.eye(2)):
+    """Variant-digits latents with modality 1's pair rotated and scaled; the decoder's Jacobian is
+    ``decoder`` in the true coordinates (the identity in modality 2). Returns latents, mixed, Grams."""
+    z = sample_latents(n, np.random.default_rng(seed))
+    Mx = _rotation(angle) * scales
     mix = z.copy()
     mix[:, :2] = z[:, :2] @ Mx.T
-    J = np.tile(np.linalg.inv(Mx), (n, 1, 1))
-    grams = [np.swapaxes(J, 1, 2) @ J, np.tile(np.eye(2), (n, 1, 1))]
+    J = decoder @ np.linalg.inv(Mx)
+    return z, mix, [np.tile(J.T @ J, (n, 1, 1)), np.tile(np.eye(2), (n, 1, 1))]
+
+
+def test_refine_undoes_a_rotation_quickly():
+    # modality 1's latents rotated and scaled, the decoder orthogonal in the true coordinates
+    z, mix, grams = _modality1_mixed(800, 1, 0.6, [1.0, 2.0])
     D = 4
     prior = _untrained_prior(D)
     before = M.mcc(z, mix)["per_latent"]
@@ -119,6 +124,31 @@ def test_refine_undoes_a_rotation_quickly():
     after = M.mcc(z, rep.apply(mix))["per_latent"]
     assert max(before[:2]) < 0.9
     assert min(after[:2]) > 0.99
+
+
+def test_last_stage_lowers_the_objective_at_its_own_weight():
+    # a decoder whose columns are not orthogonal in the true coordinates: the IMA weights 10 and 1
+    # disagree on where the coordinates should sit; the last stage continues from the weight-10
+    # solution and must end lower on the weight-1 objective than that solution
+    _, mix, grams = _modality1_mixed(600, 3, 0.4, [1.0, 1.5], decoder=np.array([[1.0, 0.5], [0.0, 1.0]]))
+    D = 4
+    mask = np.tril(np.ones((D, D), dtype=bool), -1)
+    blocks = [(0, 2), (2, 4)]
+    kw = {"grams": grams, "ima": 10.0, "max_iter": 150, "screen_iter": 40}
+    fits = {w: R.refine(mix, blocks, _untrained_prior(D), mask, np.random.default_rng(0), ima_final=w, **kw)
+            for w in (None, 1.0)}
+
+    def objective_at_1(rep, prior):
+        prob = R._Problem(mix, blocks, rep.perms, mask, grams=grams, ima=1.0)
+        return prob(prob.pack({**rep.params, **{f"scm.{k}": v for k, v in prior.items()}}))[0]
+
+    one_stage, two_stage = (objective_at_1(*fits[w][:2]) for w in (None, 1.0))
+    assert two_stage < one_stage
+    assert fits[1.0][2]["ima_final"] == 1.0 and fits[None][2]["ima_final"] is None
+    # without decoder Jacobians there is no IMA term, and no last stage: same map bit for bit
+    plain = [R.refine(mix, blocks, _untrained_prior(D), mask, np.random.default_rng(0), ima_final=w, max_iter=60,
+                      screen_iter=20)[0] for w in (None, 1.0)]
+    np.testing.assert_array_equal(plain[0].apply(mix), plain[1].apply(mix))
 
 
 def test_noise_density_of_the_refit_logistic_mixes_uniform_sources_mixture_does_not():
