@@ -136,7 +136,9 @@ class CRLConfig:
     #: indifferent; inside that basin it also pulls the coordinates towards orthogonal decoder
     #: columns further than the ELBO's own weight 1 does. On variant-digits seeds 10-14 (not the
     #: benchmark's) a last stage at 1 raised MCC on every seed (mean 0.950 -> 0.954; the same
-    #: iterations at 10: about half of that) for about 50 s more (crl_experiments.md, session 4)
+    #: iterations at 10: about half of that) for about 50 s more (crl_experiments.md, session 4).
+    #: The validation check judges the maps of the first stage; the last stage runs only if they
+    #: are kept, and is itself kept only if it lowers its own objective on the validation rows
     refine_ima_final: float | None = 1.0
     dtype: str = "float32"
     #: BLAS threads during fit/transform (None: leave as is). One thread avoids the

@@ -400,9 +400,12 @@ def refine(z: np.ndarray, blocks: list[tuple[int, int]], scm_params: dict, mask:
     and on ``z_val``, the final objective, the orders chosen and the two weights).
 
     With validation rows ``z_val`` (and their ``val_grams`` when ``grams`` are given) the refit is
-    kept only if it lowers the objective (IMA weight ``ima``) on them; otherwise the map is
-    ``None`` and the prior is returned unchanged (``summary["accepted"]`` says which).
-    ``progress`` shows a bar of the L-BFGS iterations.
+    kept only if the maps fitted at weight ``ima`` lower that objective on them; otherwise the map
+    is ``None``, the prior is returned unchanged and no last stage runs (``summary["accepted"]``
+    says which). The last stage is kept only if it lowers its own objective (weight ``ima_final``)
+    on the validation rows (``summary["final_kept"]``, with ``val_objective_final_before`` /
+    ``_after``); otherwise the first stage's maps are returned. ``progress`` shows a bar of the
+    L-BFGS iterations.
     """
     z = np.asarray(z, dtype=np.float64)
     perms = [list(range(b - a)) for a, b in blocks]
@@ -433,12 +436,16 @@ def refine(z: np.ndarray, blocks: list[tuple[int, int]], scm_params: dict, mask:
                        callback=None if bar is None else (lambda *_: bar.update(1)))
         return float(res.fun), prob.unpack(res.x.copy()), prob
 
-    def loglik(rows, perms_now, P, rows_grams=None):
+    def loglik(rows, perms_now, P, rows_grams=None, w=ima):
         prob = _Problem(np.asarray(rows, dtype=np.float64), blocks, perms_now, mask, ridge=0.0,
-                        grams=rows_grams, ima=ima)
+                        grams=rows_grams, ima=w)
         return -prob(prob.pack(P))[0]
 
     before = loglik(z, perms, P0)
+    final = ima_final is not None and grams is not None
+    has_val = z_val is not None and len(z_val) > 0
+    vg = val_grams if grams is not None else None
+    summary: dict = {"loglik_before": before, "ima": ima, "ima_final": ima_final if final else None}
     try:
         best_val, best_P, best_prob = fit(perms, P0, screen_iter)
         for bi, (a, b) in enumerate(blocks):
@@ -453,23 +460,35 @@ def refine(z: np.ndarray, blocks: list[tuple[int, int]], scm_params: dict, mask:
                 if val < best_val - 1e-9:
                     best_val, best_P, best_prob = val, P, prob
         best_val, best_P, best_prob = fit(best_prob.perms, best_P, max_iter)
-        if ima_final is not None and grams is not None:
-            best_val, best_P, best_prob = fit(best_prob.perms, best_P, max_iter, ima_final)
+        order = best_prob.perms
+        summary.update(orders=order, accepted=True)
+        if has_val:
+            # keep the maps only if they lower the objective that chose them on the validation rows
+            summary["val_loglik_before"] = loglik(z_val, perms, P0)
+            summary["val_objective_before"] = -loglik(z_val, perms, P0, vg)
+            summary["val_objective_after"] = -loglik(z_val, order, best_P, vg)
+            if not summary["val_objective_after"] < summary["val_objective_before"]:
+                summary.update(accepted=False, loglik_after=loglik(z, order, best_P), objective_after=best_val,
+                               val_loglik_after=loglik(z_val, order, best_P))
+                return None, {k: np.array(scm_params[k], dtype=np.float64) for k in keys}, summary
+        if final:
+            # inside the accepted basin, settle the coordinates at the last stage's weight; kept only
+            # if that lowers the last stage's own objective on the validation rows too
+            stage_val, stage_P = best_val, best_P
+            best_val, best_P, best_prob = fit(order, best_P, max_iter, ima_final)
+            summary["final_kept"] = True
+            if has_val:
+                summary["val_objective_final_before"] = -loglik(z_val, order, stage_P, vg, ima_final)
+                summary["val_objective_final_after"] = -loglik(z_val, order, best_P, vg, ima_final)
+                if not summary["val_objective_final_after"] < summary["val_objective_final_before"]:
+                    summary["final_kept"] = False
+                    best_val, best_P = stage_val, stage_P
     finally:
         if bar is not None:
             bar.close()
-    rep = Reparam(blocks, best_prob.perms, {k: v for k, v in best_P.items() if not k.startswith("scm.")})
+    rep = Reparam(blocks, order, {k: v for k, v in best_P.items() if not k.startswith("scm.")})
     scm_new = {k: best_P[f"scm.{k}"] for k in keys}
-    summary = {"loglik_before": before, "loglik_after": loglik(z, best_prob.perms, best_P),
-               "objective_after": best_val, "orders": best_prob.perms, "ima": ima, "ima_final": ima_final}
-    summary["accepted"] = True
-    if z_val is not None and len(z_val):
-        summary["val_loglik_before"] = loglik(z_val, perms, P0)
-        summary["val_loglik_after"] = loglik(z_val, best_prob.perms, best_P)
-        vg = val_grams if grams is not None else None
-        summary["val_objective_before"] = -loglik(z_val, perms, P0, vg)
-        summary["val_objective_after"] = -loglik(z_val, best_prob.perms, best_P, vg)
-        if not summary["val_objective_after"] < summary["val_objective_before"]:
-            summary["accepted"] = False
-            return None, {k: np.array(scm_params[k], dtype=np.float64) for k in keys}, summary
+    summary.update(loglik_after=loglik(z, order, best_P), objective_after=best_val)
+    if has_val:
+        summary["val_loglik_after"] = loglik(z_val, order, best_P)
     return rep, scm_new, summary

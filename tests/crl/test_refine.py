@@ -151,6 +151,39 @@ def test_last_stage_lowers_the_objective_at_its_own_weight():
     np.testing.assert_array_equal(plain[0].apply(mix), plain[1].apply(mix))
 
 
+def test_validation_checks_each_stage_and_a_rejected_refit_has_no_last_stage():
+    D = 4
+    mask = np.tril(np.ones((D, D), dtype=bool), -1)
+    shear = np.array([[1.0, 0.5], [0.0, 1.0]])
+
+    def run(n_train, seed, ima_final=1.0, truth_val=False):
+        decoder = np.eye(2) if truth_val else shear
+        z, mix, grams = _modality1_mixed(n_train + 200, seed, 0.6, [1.0, 2.0], decoder=decoder)
+        tr, va = slice(0, n_train), slice(n_train, None)
+        val, vg = (z[va], [np.tile(np.eye(2), (200, 1, 1))] * 2) if truth_val else (mix[va], [g[va] for g in grams])
+        rep, _, s = R.refine(mix[tr], [(0, 2), (2, 4)], _untrained_prior(D), mask, np.random.default_rng(0),
+                             z_val=val, val_grams=vg, grams=[g[tr] for g in grams], ima=10.0, ima_final=ima_final,
+                             max_iter=100, screen_iter=30)
+        return rep, s, mix
+
+    # enough rows: the first stage is kept, the last stage lowers its own validation objective and is kept
+    rep, s, mix = run(600, 5)
+    assert s["accepted"] and s["val_objective_after"] < s["val_objective_before"]
+    assert s["final_kept"] and s["val_objective_final_after"] < s["val_objective_final_before"]
+    assert not np.array_equal(rep.apply(mix), run(600, 5, ima_final=None)[0].apply(mix))
+    # few rows: the last stage overfits them, raises its validation objective, and is dropped - the
+    # first stage's maps come back bit for bit
+    rep, s, mix = run(150, 4)
+    assert s["accepted"] and not s["final_kept"]
+    assert s["val_objective_final_after"] >= s["val_objective_final_before"]
+    np.testing.assert_array_equal(rep.apply(mix), run(150, 4, ima_final=None)[0].apply(mix))
+    # validation rows in the true coordinates (an orthogonal decoder): the map that unmixes the
+    # training rows mixes them, the check rejects it, and the last stage does not run
+    rep, s, _ = run(600, 5, truth_val=True)
+    assert rep is None and not s["accepted"] and "final_kept" not in s
+    assert s["val_objective_after"] >= s["val_objective_before"]
+
+
 def test_noise_density_of_the_refit_logistic_mixes_uniform_sources_mixture_does_not():
     # two independent uniform (sub-Gaussian) latents, rotated; likelihood only (no IMA term). A
     # super-Gaussian noise density (logistic) prefers mixed coordinates, as a fixed-sign contrast
