@@ -39,9 +39,7 @@ def score_latents(Z_train, Z_test, true_train, true_test, truth, alpha: float = 
     r2 = M.kernel_r2(Z_train, true_train, Z_test, true_test, seed=seed)
     est_names = [f"e{i}" for i in range(Z_test.shape[1])]
     g = M.pc_graph(Z_test, est_names, alpha=alpha)
-    names = list(truth.nodes)
-    mapping = {est_names[j]: names[i] for i, j in enumerate(pear["match"]) if j >= 0}
-    g_named = M.relabel(g, mapping).restricted(set(names))
+    g_named = M.relabel_by_match(g, est_names, list(truth.nodes), pear["match"])
     gs = M.graph_scores(g_named, truth)
     return {
         "mcc_pearson": pear["mcc"], "mcc_pearson_per_latent": pear["per_latent"], "match": pear["match"],
@@ -53,9 +51,7 @@ def score_latents(Z_train, Z_test, true_train, true_test, truth, alpha: float = 
 def score_learned_graph(learned, match: Sequence[int], truth) -> dict:
     """The model's own latent graph (named as the model names its latents, in its column order)
     scored against the truth through the MCC matching ``match`` (true latent i -> column match[i])."""
-    names = list(truth.nodes)
-    mapping = {learned.nodes[j]: names[i] for i, j in enumerate(match) if j >= 0}
-    named = M.relabel(learned, mapping).restricted(set(names))
+    named = M.relabel_by_match(learned, learned.nodes, list(truth.nodes), match)
     gs = M.graph_scores(named, truth)
     return {"learned_graph": named.to_dict(), "learned_skeleton_f1": gs["skeleton_f1"], "learned_shd": gs["shd"]}
 

@@ -112,3 +112,10 @@ def relabel(graph, mapping: dict):
     return Graph([mapping.get(v, v) for v in graph.nodes],
                  [Edge(mapping.get(e.source, e.source), mapping.get(e.target, e.target), e.type)
                   for e in graph.edges])
+
+
+def relabel_by_match(graph, col_names: Sequence[str], true_names: Sequence[str], match: Sequence[int]):
+    """``graph`` over estimated columns ``col_names`` with each matched column renamed to its true
+    latent (true latent i <-> column ``match[i]``, -1 unmatched), restricted to the matched nodes."""
+    mapping = {col_names[j]: true_names[i] for i, j in enumerate(match) if j >= 0}
+    return relabel(graph, mapping).restricted(set(mapping.values()))

@@ -157,11 +157,9 @@ def fit_dataset(ds, run: Run, seed: int = 0, latent_dims: dict[str, int] | None 
             off += L
         # PC over the estimated latents (relabelled by the matching) against PC over the true ones
         k = min(true.shape[1], Z.shape[1])
-        mapping = {col_names[j]: tnames[i] for i, j in enumerate(pear["match"]) if j >= 0}
         pc_true = M.pc_graph(true[te], tnames, alpha=PC_ALPHA)
-        pc_est = M.relabel(pc, mapping)
-        matched = [tnames[i] for i, j in enumerate(pear["match"]) if j >= 0]
-        scores = M.graph_scores(pc_est.restricted(matched), pc_true.restricted(matched))
+        pc_est = M.relabel_by_match(pc, col_names, tnames, pear["match"])
+        scores = M.graph_scores(pc_est, pc_true.restricted(pc_est.nodes))
         metrics["truth"] = {
             "mcc_pearson": pear["mcc"], "mcc_pearson_per_latent": dict(zip(tnames, pear["per_latent"])),
             "mcc_spearman": spear["mcc"], "mcc_per_modality": per_mod, "r2": r2["r2"],

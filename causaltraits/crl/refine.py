@@ -467,11 +467,8 @@ def refine(z: np.ndarray, blocks: list[tuple[int, int]], scm_params: dict, mask:
             summary["val_loglik_before"] = loglik(z_val, perms, P0)
             summary["val_objective_before"] = -loglik(z_val, perms, P0, vg)
             summary["val_objective_after"] = -loglik(z_val, order, best_P, vg)
-            if not summary["val_objective_after"] < summary["val_objective_before"]:
-                summary.update(accepted=False, loglik_after=loglik(z, order, best_P), objective_after=best_val,
-                               val_loglik_after=loglik(z_val, order, best_P))
-                return None, {k: np.array(scm_params[k], dtype=np.float64) for k in keys}, summary
-        if final:
+            summary["accepted"] = summary["val_objective_after"] < summary["val_objective_before"]
+        if final and summary["accepted"]:
             # inside the accepted basin, settle the coordinates at the last stage's weight; kept only
             # if that lowers the last stage's own objective on the validation rows too
             stage_val, stage_P = best_val, best_P
@@ -486,9 +483,10 @@ def refine(z: np.ndarray, blocks: list[tuple[int, int]], scm_params: dict, mask:
     finally:
         if bar is not None:
             bar.close()
-    rep = Reparam(blocks, order, {k: v for k, v in best_P.items() if not k.startswith("scm.")})
-    scm_new = {k: best_P[f"scm.{k}"] for k in keys}
     summary.update(loglik_after=loglik(z, order, best_P), objective_after=best_val)
     if has_val:
         summary["val_loglik_after"] = loglik(z_val, order, best_P)
-    return rep, scm_new, summary
+    if not summary["accepted"]:
+        return None, {k: np.array(scm_params[k], dtype=np.float64) for k in keys}, summary
+    rep = Reparam(blocks, order, {k: v for k, v in best_P.items() if not k.startswith("scm.")})
+    return rep, {k: best_P[f"scm.{k}"] for k in keys}, summary
