@@ -4,8 +4,9 @@ Fits the model once (one seed, ``--rows`` rows, 80% for training as in the bench
 around the hand-written pieces: the numba kernels (fused bias+activation forward, activation
 backward, the structural-model density, Adam) and the dense layers as a whole (whose remainder
 is the BLAS matrix products), and around the refit of the coordinates after training (decoder
-Jacobians, the numba IMA kernel, the rest of its L-BFGS). Prints a table and writes
-``results/benchmarks/crl_profile.json``.
+Jacobians; the structural-model prior; the blocks' maps with their IMA term - numba kernels and
+NumPy's tanh, the blocks on ``refine_threads`` threads, timed as wall time; the rest of its
+L-BFGS). Prints a table and writes ``results/benchmarks/crl_profile.json``.
 
     python benchmarks/crl_profile.py --rows 10000 --epochs 60
 """
@@ -60,8 +61,10 @@ def main(argv=None) -> int:
         t, "loss and gradient (total)", model_mod.MultiMeasurementCRL._loss_and_grad)
     model_mod.MultiMeasurementCRL._decoder_grams = _timed(
         t, "refit: decoder Jacobians", model_mod.MultiMeasurementCRL._decoder_grams)
-    refine_mod._ima_rows = _timed(t, "refit: numba IMA kernel", refine_mod._ima_rows)
+    refine_mod._Problem._each_block = _timed(t, "refit: block maps + IMA term (numba, threads)",
+                                             refine_mod._Problem._each_block)
     orig_refine = model_mod.MultiMeasurementCRL._refine
+    prior_key = "numba: structural-model density + grad"
 
     def timed_refine(self, *a, **k):
         # the refit's share of every timer is moved out of the training parts
@@ -69,6 +72,7 @@ def main(argv=None) -> int:
         try:
             return orig_refine(self, *a, **k)
         finally:
+            t["refit: structural-model prior (numba)"] = t.get(prior_key, 0.0) - before.get(prior_key, 0.0)
             for key in list(t):
                 if not key.startswith("refit"):
                     t[key] = before.get(key, 0.0)
@@ -104,11 +108,11 @@ def main(argv=None) -> int:
         "numba: activation backward + bias grad": numba_bwd,
         "numba: structural-model density + grad": t.get("numba: structural-model density + grad", 0.0),
         "numba: Adam update": t.get("numba: Adam update", 0.0),
-        "refit: decoder Jacobians": t.get("refit: decoder Jacobians", 0.0),
-        "refit: numba IMA kernel": t.get("refit: numba IMA kernel", 0.0),
     }
-    parts["refit: L-BFGS, couplings, prior"] = (t.get("refit (total)", 0.0) - parts["refit: decoder Jacobians"]
-                                                - parts["refit: numba IMA kernel"])
+    refit_parts = ("refit: decoder Jacobians", "refit: structural-model prior (numba)",
+                   "refit: block maps + IMA term (numba, threads)")
+    parts.update({key: t.get(key, 0.0) for key in refit_parts})
+    parts["refit: L-BFGS and the rest"] = t.get("refit (total)", 0.0) - sum(parts[key] for key in refit_parts)
     parts["other (slicing, sampling, loss terms, validation)"] = fit_s - sum(parts.values())
     refit_s = t.get("refit (total)", 0.0)
     res = {

@@ -140,6 +140,9 @@ class CRLConfig:
     #: The validation check judges the maps of the first stage; the last stage runs only if they
     #: are kept, and is itself kept only if it lowers its own objective on the validation rows
     refine_ima_final: float | None = 1.0
+    #: Threads for the refit: the blocks' maps are computed concurrently (numba kernels without the
+    #: GIL); the result is the same bits for any number
+    refine_threads: int = 2
     dtype: str = "float32"
     #: BLAS threads during fit/transform (None: leave as is). One thread avoids the
     #: oversubscription that makes small products crawl on a shared machine.
@@ -166,6 +169,8 @@ class CRLConfig:
             raise ParameterError(f"restarts and restart_epochs must be >= 1, got {self.restarts}, {self.restart_epochs}")
         if self.refine_ima_final is not None and not self.refine_ima_final >= 0:
             raise ParameterError(f"refine_ima_final must be >= 0 or None, got {self.refine_ima_final}")
+        if self.refine_threads < 1:
+            raise ParameterError(f"refine_threads must be >= 1, got {self.refine_threads}")
         if self.refine_ima < 0 or self.refine_rows < 10 or self.refine_iter < 1:
             raise ParameterError(f"refine_ima must be >= 0, refine_rows >= 10 and refine_iter >= 1, got "
                                  f"{self.refine_ima}, {self.refine_rows}, {self.refine_iter}")
@@ -778,7 +783,8 @@ class MultiMeasurementCRL:
         rep, new_prior, summary = _refine.refine(z, self._blocks(), prior, self.mask_, rng, z_val=z_val,
                                                  grams=grams, ima=cfg.refine_ima, max_iter=cfg.refine_iter,
                                                  screen_iter=max(1, cfg.refine_iter // 4), val_grams=val_grams,
-                                                 progress=progress, ima_final=cfg.refine_ima_final)
+                                                 progress=progress, ima_final=cfg.refine_ima_final,
+                                                 threads=cfg.refine_threads)
         self.reparam_ = rep
         self.refined_prior_ = new_prior
         self.refine_summary_ = summary

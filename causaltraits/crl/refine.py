@@ -39,6 +39,7 @@ effect-noise swap's 0.1-0.6). Where they do not, that choice remains arbitrary.
 from __future__ import annotations
 
 import itertools
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numba
@@ -107,72 +108,217 @@ def _halves(L: int, j: int) -> tuple[slice, slice]:
     return (hi, lo) if j % 2 == 0 else (lo, hi)
 
 
+def _n_layers(P: dict, bi: int) -> int:
+    """How many couplings block ``bi``'s parameters hold (a saved map keeps its own number)."""
+    j = 0
+    while f"U{bi}.{j}" in P:
+        j += 1
+    return j
+
+
+def _stacked(P: dict, bi: int, L: int):
+    """Block ``bi``'s coupling weights stacked over layers for the kernels: ``U`` (K x w x H),
+    ``u`` (K x H), ``W`` (K x H x w), ``w = L - L // 2`` the wider half; a layer whose halves
+    are narrower leaves the padding zero (the kernels never read it)."""
+    K, w = _n_layers(P, bi), L - _split(L)
+    H = P[f"u{bi}.0"].shape[0] if K else 0
+    U, u, W = np.zeros((K, w, H)), np.zeros((K, H)), np.zeros((K, H, w))
+    for j in range(K):
+        Uj, Wj = P[f"U{bi}.{j}"], P[f"W{bi}.{j}"]
+        U[j, :Uj.shape[0]] = Uj
+        u[j] = P[f"u{bi}.{j}"]
+        W[j, :, :Wj.shape[1]] = Wj
+    return U, u, W
+
+
+def _unstack_add(G: dict, bi: int, gU, gu, gW) -> None:
+    """Add stacked gradients (the layout of :func:`_stacked`) to the per-layer entries of ``G``."""
+    for j in range(gU.shape[0]):
+        Uj, Wj = G[f"U{bi}.{j}"], G[f"W{bi}.{j}"]
+        Uj += gU[j, :Uj.shape[0]]
+        G[f"u{bi}.{j}"] += gu[j]
+        Wj += gW[j, :, :Wj.shape[1]]
+
+
+@numba.njit(cache=True, inline="always")
+def _ranges(L, p, j):
+    """(u0, u1, o0, o1): the updated and the conditioning half of layer ``j`` (see :func:`_halves`)."""
+    if j % 2 == 0:
+        return p, L, 0, p
+    return 0, p, p, L
+
+
+# The kernels below hold a block's rows in the last axis (``Y[j]`` is L x rows, ``T[j]`` H x rows)
+# so that their inner loops run over contiguous rows; sums over rows may be reordered (``reassoc``)
+# so that they vectorise too. Every call is deterministic on a given machine.
+_FAST = {"reassoc", "contract"}
+
+
+@numba.njit(cache=True, nogil=True, fastmath=_FAST)
+def _coupling_pre(Yj, U, u, j, pre):
+    """Pre-activations of coupling ``j``: ``pre[h] = u[j, h] + sum_b U[j, b, h] Yj[oth_b]``."""
+    L, n = Yj.shape
+    H = pre.shape[0]
+    u0, u1, o0, o1 = _ranges(L, L // 2, j)
+    for h in range(H):
+        for r in range(n):
+            pre[h, r] = u[j, h]
+        for b in range(o0, o1):
+            w = U[j, b - o0, h]
+            for r in range(n):
+                pre[h, r] += w * Yj[b, r]
+
+
+@numba.njit(cache=True, nogil=True, fastmath=_FAST)
+def _coupling_add(Yj, Tj, W, j, Yout):
+    """``Yout = Yj`` with ``Tj^T W[j]`` added to the updated half of coupling ``j``."""
+    L, n = Yj.shape
+    H = Tj.shape[0]
+    u0, u1, o0, o1 = _ranges(L, L // 2, j)
+    Yout[:] = Yj
+    for a in range(u0, u1):
+        for h in range(H):
+            w = W[j, h, a - u0]
+            for r in range(n):
+                Yout[a, r] += w * Tj[h, r]
+
+
+@numba.njit(cache=True, nogil=True, fastmath=_FAST)
+def _couplings_backward(dout, z, Y, T, U, W, inject, use_inject, gA, gc, gU, gu, gW):
+    """Backward sweep of the couplings (see :func:`_block_forward`): ``dout`` (L x rows) is the
+    gradient at the output; with ``use_inject``, ``inject[j, a, b]`` (a row vector; only the
+    layer's block read) is the gradient with respect to entry (a, b) of layer j's off-diagonal
+    Jacobian block ``W_j^T diag(s) U_j^T`` (``s = 1 - t^2``), from the IMA term. Gradients are
+    added to ``gA .. gW``; ``z`` is the block's input, L x rows."""
+    L, n = dout.shape
+    K, _, H = U.shape
+    p = L // 2
+    dy = dout.copy()
+    dpre = np.empty((H, n))
+    DU = np.empty(n)
+    for j in range(K - 1, -1, -1):
+        u0, u1, o0, o1 = _ranges(L, p, j)
+        for h in range(H):
+            for r in range(n):
+                dpre[h, r] = 0.0
+            for a in range(u0, u1):
+                w = W[j, h, a - u0]
+                acc = 0.0
+                for r in range(n):
+                    acc += T[j, h, r] * dy[a, r]
+                    dpre[h, r] += dy[a, r] * w
+                gW[j, h, a - u0] += acc
+            if use_inject:
+                # the Jacobian block's entry (a, b) is sum_h W[h, a] s_h U[b, h]
+                for a in range(u0, u1):
+                    w = W[j, h, a - u0]
+                    for r in range(n):
+                        DU[r] = 0.0
+                    for b in range(o0, o1):
+                        ub = U[j, b - o0, h]
+                        acc = 0.0
+                        for r in range(n):
+                            t = T[j, h, r]
+                            s = 1.0 - t * t
+                            acc += inject[j, a, b, r] * s
+                            DU[r] += inject[j, a, b, r] * ub
+                        gU[j, b - o0, h] += acc * w
+                    acc = 0.0
+                    for r in range(n):
+                        t = T[j, h, r]
+                        s = 1.0 - t * t
+                        acc += DU[r] * s
+                        dpre[h, r] += DU[r] * w * (-2.0 * t)  # ds/dt = -2t; times s below
+                    gW[j, h, a - u0] += acc
+            acc = 0.0
+            for r in range(n):
+                t = T[j, h, r]
+                dpre[h, r] *= 1.0 - t * t
+                acc += dpre[h, r]
+            gu[j, h] += acc
+            for b in range(o0, o1):
+                acc = 0.0
+                for r in range(n):
+                    acc += Y[j, b, r] * dpre[h, r]
+                gU[j, b - o0, h] += acc
+            for b in range(o0, o1):
+                w = U[j, b - o0, h]
+                for r in range(n):
+                    dy[b, r] += dpre[h, r] * w
+    for a in range(L):
+        acc = 0.0
+        for r in range(n):
+            acc += dy[a, r]
+        gc[a] += acc
+        for b in range(L):
+            acc = 0.0
+            for r in range(n):
+                acc += dy[a, r] * z[b, r]
+            gA[a, b] += acc
+
+
+@numba.njit(cache=True, nogil=True, fastmath=_FAST)
+def _jacobian_blocks(T, U, W, L, Jb):
+    """``Jb[j, r]``: coupling j's Jacobian minus the identity at row r, zero but for the block
+    ``d y[upd] / d y[oth] = W_j^T diag(1 - t^2) U_j^T``."""
+    K, H, n = T.shape
+    p = L // 2
+    Jb[:] = 0.0
+    for j in range(K):
+        u0, u1, o0, o1 = _ranges(L, p, j)
+        for r in range(n):
+            for a in range(u0, u1):
+                for b in range(o0, o1):
+                    acc = 0.0
+                    for h in range(H):
+                        t = T[j, h, r]
+                        acc += W[j, h, a - u0] * (1.0 - t * t) * U[j, b - o0, h]
+                    Jb[j, r, a, b] = acc
+
+
 def _block_forward(z: np.ndarray, P: dict, bi: int):
-    """``r(z)`` for block ``bi`` and the per-layer inputs and activations (for the backward pass)."""
-    y = z @ P[f"A{bi}"].T + P[f"c{bi}"]
-    L = z.shape[1]
-    layers = []
-    if L >= 2:
-        j = 0
-        while f"U{bi}.{j}" in P:  # as many couplings as the parameters hold (a saved map keeps its own)
-            upd, oth = _halves(L, j)
-            t = np.tanh(y[:, oth] @ P[f"U{bi}.{j}"] + P[f"u{bi}.{j}"])
-            layers.append((y, t))
-            y = y.copy()
-            y[:, upd] += t @ P[f"W{bi}.{j}"]
-            j += 1
-    return y, (z, layers)
+    """``r(z)`` for block ``bi`` (rows x L) and the forward cache ``(z^T, Y, T)`` for the backward
+    pass: ``Y[j]`` (L x rows) the input of coupling j, ``Y[K]`` the output, ``T[j]`` (H x rows)
+    its activations."""
+    zT = np.ascontiguousarray(np.asarray(z, dtype=np.float64).T)
+    L, n = zT.shape
+    U, u, W = _stacked(P, bi, L)
+    K, H = U.shape[0], U.shape[2]
+    Y, T = np.empty((K + 1, L, n)), np.empty((K, H, n))
+    np.matmul(P[f"A{bi}"], zT, out=Y[0])
+    Y[0] += np.asarray(P[f"c{bi}"])[:, None]
+    for j in range(K):
+        _coupling_pre(Y[j], U, u, j, T[j])
+        np.tanh(T[j], out=T[j])
+        _coupling_add(Y[j], T[j], W, j, Y[j + 1])
+    return Y[K].T.copy(), (zT, Y, T)
 
 
 def _rows_of(cache, idx):
-    """The forward cache of :func:`_block_forward` restricted to rows ``idx`` (all when None)."""
+    """The forward cache of :func:`_block_forward` restricted to rows ``idx`` (all when None; a
+    slice gives views)."""
     if idx is None:
         return cache
-    z, layers = cache
-    return z[idx], [(y[idx], t[idx]) for y, t in layers]
-
-
-def _layer_jacobians(L: int, layers, P: dict, bi: int) -> list[np.ndarray]:
-    """Per layer, the rows' off-diagonal Jacobian block ``d y[upd] / d y[oth]``."""
-    out = []
-    for j, (_, t) in enumerate(layers):
-        s = 1.0 - t ** 2
-        out.append((P[f"W{bi}.{j}"].T[None] * s[:, None, :]) @ P[f"U{bi}.{j}"].T)
-    return out
+    zT, Y, T = cache
+    return zT[:, idx], Y[:, :, idx], T[:, :, idx]
 
 
 def _block_backward(dout: np.ndarray, P: dict, bi: int, cache, G: dict, inject=None) -> None:
-    """Backward sweep through block ``bi``'s map: ``dout`` is the gradient at its output.
+    """Backward sweep through block ``bi``'s map: ``dout`` (rows x L) is the gradient at its output.
 
-    ``inject[j]`` (optional) is ``d loss / d (off-diagonal Jacobian block of layer j)`` from the
-    IMA term; it is turned into gradients of that layer's weights and of its conditioning input
-    during the same sweep.
+    ``inject`` (optional, K x rows x L x L) is ``d loss / d (Jacobian of coupling j minus I)``
+    from the IMA term; it is turned into gradients of that layer's weights and of its conditioning
+    input during the same sweep.
     """
-    z, layers = cache
-    L = z.shape[1]
-    dy = dout
-    for j in reversed(range(len(layers))):
-        y_in, t = layers[j]
-        upd, oth = _halves(L, j)
-        U, W = P[f"U{bi}.{j}"], P[f"W{bi}.{j}"]
-        s = 1.0 - t ** 2
-        d_upd = dy[:, upd]
-        G[f"W{bi}.{j}"] += t.T @ d_upd
-        dpre = (d_upd @ W.T) * s
-        if inject is not None and inject[j] is not None:
-            # the block is W^T diag(s) U^T per row; dJ: rows x |upd| x |oth|
-            dJ = inject[j]
-            DU = dJ @ U                                                  # rows x |upd| x H
-            G[f"W{bi}.{j}"] += (DU * s[:, None, :]).sum(axis=0).T
-            G[f"U{bi}.{j}"] += np.tensordot(dJ, W.T[None] * s[:, None, :], axes=([0, 1], [0, 1]))
-            ds = (DU * W.T[None]).sum(axis=1)
-            dpre = dpre + ds * (-2.0 * t * s)
-        G[f"U{bi}.{j}"] += y_in[:, oth].T @ dpre
-        G[f"u{bi}.{j}"] += dpre.sum(axis=0)
-        dy = dy.copy()
-        dy[:, oth] += dpre @ U.T
-    G[f"A{bi}"] += dy.T @ z
-    G[f"c{bi}"] += dy.sum(axis=0)
+    zT, Y, T = cache
+    L = zT.shape[0]
+    U, _, W = _stacked(P, bi, L)
+    gU, gu, gW = np.zeros_like(U), np.zeros((U.shape[0], U.shape[2])), np.zeros_like(W)
+    use = inject is not None
+    inj = np.ascontiguousarray(inject.transpose(0, 2, 3, 1)) if use else np.zeros((0, L, L, 0))
+    _couplings_backward(np.ascontiguousarray(np.asarray(dout, dtype=np.float64).T), zT, Y, T, U, W, inj, use,
+                        G[f"A{bi}"], G[f"c{bi}"], gU, gu, gW)
+    _unstack_add(G, bi, gU, gu, gW)
 
 
 def _init_block(L: int, bi: int, rng: np.random.Generator) -> dict:
@@ -267,25 +413,19 @@ def _block_ima(Gd: np.ndarray, P: dict, bi: int, w: float, G: dict, cache):
     respect to ``A`` to ``G`` and returns ``(value, inject)``, ``inject`` being the gradient with
     respect to each layer's Jacobian block, for :func:`_block_backward`.
     """
-    z, layers = cache
+    zT, Y, T = cache
     A = P[f"A{bi}"]
-    n, L = z.shape
-    K = len(layers)
-    Jb = np.zeros((K, n, L, L))
-    for j, J in enumerate(_layer_jacobians(L, layers, P, bi)):
-        upd, oth = _halves(L, j)
-        Jb[j][:, upd, oth] = J
-    inject_full = np.empty((K, n, L, L))
+    L, n = zT.shape
+    U, _, W = _stacked(P, bi, L)
+    Jb = np.empty((T.shape[0], n, L, L))
+    _jacobian_blocks(T, U, W, L, Jb)
+    inject = np.empty_like(Jb)
     gA = np.zeros((L, L))
     val = _ima_rows(Jb, np.ascontiguousarray(A, dtype=np.float64), np.ascontiguousarray(Gd), float(w),
-                    inject_full, gA)
+                    inject, gA)
     logdet_a = np.linalg.slogdet(A)[1]
     val += w * (n * logdet_a - 0.5 * float(np.sum(np.linalg.slogdet(Gd)[1])))
     G[f"A{bi}"] += w * n * np.linalg.inv(A).T + gA
-    inject = []
-    for j in range(K):
-        upd, oth = _halves(L, j)
-        inject.append(inject_full[j][:, upd, oth])
     return val, inject
 
 
@@ -302,13 +442,23 @@ class _Problem:
     """
 
     def __init__(self, z, blocks, perms, mask, ridge: float = RIDGE, grams=None, ima: float = 0.0,
-                 ima_idx: np.ndarray | None = None):
+                 ima_idx: np.ndarray | None = None, pool=None):
         self.z, self.blocks, self.perms, self.mask, self.ridge = z, blocks, perms, mask, ridge
         self.ima = ima
+        # blocks are mapped and differentiated independently: with an executor, concurrently (the
+        # kernels release the GIL); each block writes only its own gradients and the values are
+        # summed in block order, so the result does not depend on the number of threads
+        self.pool = pool
         # the IMA term is averaged over the rows ``ima_idx`` (all rows when None); decoder Gram
-        # matrices per block in the block's permuted column order
-        self.ima_idx = None if ima_idx is None else np.asarray(ima_idx)
-        idx = slice(None) if ima_idx is None else self.ima_idx
+        # matrices per block in the block's permuted column order. The rows are held with the IMA
+        # rows first (the objective is a sum over rows), so that their forward cache is a view.
+        self.ima_rows = None
+        if ima_idx is not None:
+            ima_idx = np.asarray(ima_idx)
+            rest = np.setdiff1d(np.arange(len(z)), ima_idx)
+            self.z = np.concatenate([z[ima_idx], z[rest]])
+            self.ima_rows = slice(0, len(ima_idx))
+        idx = slice(None) if ima_idx is None else ima_idx
         self.grams = None if grams is None or ima <= 0 else [
             None if g is None else g[idx][:, perm][:, :, perm] for g, perm in zip(grams, perms)]
 
@@ -325,20 +475,46 @@ class _Problem:
             off += n
         return P
 
+    def _each_block(self, fn) -> list:
+        idx = range(len(self.blocks))
+        return list(self.pool.map(fn, idx)) if self.pool is not None and len(idx) > 1 else [fn(i) for i in idx]
+
     def transform(self, P: dict, z: np.ndarray | None = None):
         z = self.z if z is None else z
         out = np.array(z, copy=True)  # latents outside every block pass unchanged
-        caches = []
-        for bi, (a, b) in enumerate(self.blocks):
-            y, cache = _block_forward(z[:, a:b][:, self.perms[bi]], P, bi)
+        done = self._each_block(lambda bi: _block_forward(
+            z[:, self.blocks[bi][0]:self.blocks[bi][1]][:, self.perms[bi]], P, bi))
+        for (a, b), (y, _) in zip(self.blocks, done):
             out[:, a:b] = y
-            caches.append(cache)
-        return out, caches
+        return out, [cache for _, cache in done]
 
     def scm_args(self, P: dict):
         m = self.mask
         mix = (P["scm.a"], P["scm.mu"], P["scm.lsd"]) if "scm.a" in P else ()
         return (P["scm.W"] * m, P["scm.V"] * m, P["scm.U"] * m, P["scm.b"], P["scm.log_s"], m) + mix
+
+    def _block_share(self, P: dict, G: dict, dy: np.ndarray, cache, bi: int) -> float | None:
+        """Block ``bi``'s terms of the objective (log-determinant, IMA contrast, ridge); adds their
+        gradients and the prior's (``dy``) backpropagated through the map to ``G``'s entries of
+        the block. None if ``A`` is singular."""
+        lo, hi = self.blocks[bi]
+        A = P[f"A{bi}"]
+        sign, logdet = np.linalg.slogdet(A)
+        if sign == 0 or not np.isfinite(logdet):
+            return None
+        val = -logdet
+        _block_backward(dy[:, lo:hi], P, bi, cache, G)
+        if self.grams is not None and self.grams[bi] is not None:
+            rows = _rows_of(cache, self.ima_rows)  # the IMA rows: the first rows just mapped
+            v_ima, inject = _block_ima(self.grams[bi], P, bi, self.ima / rows[0].shape[1], G, rows)
+            val += v_ima
+            _block_backward(np.zeros_like(rows[0].T), P, bi, rows, G, inject)
+        G[f"A{bi}"] -= np.linalg.inv(A).T
+        for j in range(_n_layers(P, bi)):
+            key = f"W{bi}.{j}"
+            val += 0.5 * self.ridge * float(np.sum(P[key] ** 2))
+            G[key] += self.ridge * P[key]
+        return val
 
     def __call__(self, theta: np.ndarray):
         P = self.unpack(theta)
@@ -354,24 +530,11 @@ class _Problem:
             val = _scm.scm_nll_backward(y, *args, 1.0 / n, dy, *grads)
         for k in ("scm.W", "scm.V", "scm.U"):
             G[k] *= self.mask
-        for bi, (lo, hi) in enumerate(self.blocks):
-            A = P[f"A{bi}"]
-            sign, logdet = np.linalg.slogdet(A)
-            if sign == 0 or not np.isfinite(logdet):  # not invertible: no density (L-BFGS backs off)
-                return np.inf, np.zeros_like(theta)
-            _block_backward(dy[:, lo:hi], P, bi, caches[bi], G)
-            if self.grams is not None and self.grams[bi] is not None:
-                cache = _rows_of(caches[bi], self.ima_idx)  # the IMA rows: a subset of the rows just mapped
-                v_ima, inject = _block_ima(self.grams[bi], P, bi, self.ima / len(cache[0]), G, cache)
-                val += v_ima
-                _block_backward(np.zeros_like(cache[0]), P, bi, cache, G, inject)
-            val -= logdet
-            G[f"A{bi}"] -= np.linalg.inv(A).T
-            for j in range(LAYERS):
-                key = f"W{bi}.{j}"
-                if key in P:
-                    val += 0.5 * self.ridge * float(np.sum(P[key] ** 2))
-                    G[key] += self.ridge * P[key]
+        shares = self._each_block(lambda bi: self._block_share(P, G, dy, caches[bi], bi))
+        if any(v is None for v in shares):  # a map not invertible: no density (L-BFGS backs off)
+            return np.inf, np.zeros_like(theta)
+        for v in shares:
+            val += v
         return float(val), np.concatenate([G[k].ravel() for k in self.keys])
 
 
@@ -379,7 +542,8 @@ def refine(z: np.ndarray, blocks: list[tuple[int, int]], scm_params: dict, mask:
            rng: np.random.Generator, z_val: np.ndarray | None = None, max_iter: int = 1500,
            screen_iter: int = 300, ima_rows: int = 1000, grams: list[np.ndarray | None] | None = None,
            ima: float = 1.0, val_grams: list[np.ndarray | None] | None = None,
-           progress: bool = False, ima_final: float | None = None) -> tuple[Reparam | None, dict, dict]:
+           progress: bool = False, ima_final: float | None = None,
+           threads: int = 1) -> tuple[Reparam | None, dict, dict]:
     """Fit the per-block maps and the prior jointly on latents ``z`` (rows x D).
 
     ``grams`` (optional, one per block, rows x L x L): Gram matrices of the decoders' Jacobian with
@@ -405,7 +569,7 @@ def refine(z: np.ndarray, blocks: list[tuple[int, int]], scm_params: dict, mask:
     says which). The last stage is kept only if it lowers its own objective (weight ``ima_final``)
     on the validation rows (``summary["final_kept"]``, with ``val_objective_final_before`` /
     ``_after``); otherwise the first stage's maps are returned. ``progress`` shows a bar of the
-    L-BFGS iterations.
+    L-BFGS iterations. ``threads`` > 1 maps the blocks concurrently; the result is the same.
     """
     z = np.asarray(z, dtype=np.float64)
     perms = [list(range(b - a)) for a, b in blocks]
@@ -430,7 +594,7 @@ def refine(z: np.ndarray, blocks: list[tuple[int, int]], scm_params: dict, mask:
         bar = tqdm(total=n_screens * screen_iter + stages * max_iter, desc="crl refit", unit="it", leave=False)
 
     def fit(perms_now, start, iters, w=ima):
-        prob = _Problem(z, blocks, perms_now, mask, grams=grams, ima=w, ima_idx=ima_idx)
+        prob = _Problem(z, blocks, perms_now, mask, grams=grams, ima=w, ima_idx=ima_idx, pool=pool)
         theta0 = prob.pack(start)
         res = minimize(prob, theta0, jac=True, method="L-BFGS-B", options={"maxiter": iters},
                        callback=None if bar is None else (lambda *_: bar.update(1)))
@@ -438,15 +602,15 @@ def refine(z: np.ndarray, blocks: list[tuple[int, int]], scm_params: dict, mask:
 
     def loglik(rows, perms_now, P, rows_grams=None, w=ima):
         prob = _Problem(np.asarray(rows, dtype=np.float64), blocks, perms_now, mask, ridge=0.0,
-                        grams=rows_grams, ima=w)
+                        grams=rows_grams, ima=w, pool=pool)
         return -prob(prob.pack(P))[0]
 
-    before = loglik(z, perms, P0)
     final = ima_final is not None and grams is not None
     has_val = z_val is not None and len(z_val) > 0
     vg = val_grams if grams is not None else None
-    summary: dict = {"loglik_before": before, "ima": ima, "ima_final": ima_final if final else None}
+    pool = ThreadPoolExecutor(max_workers=min(threads, len(blocks))) if threads > 1 and len(blocks) > 1 else None
     try:
+        summary: dict = {"loglik_before": loglik(z, perms, P0), "ima": ima, "ima_final": ima_final if final else None}
         best_val, best_P, best_prob = fit(perms, P0, screen_iter)
         for bi, (a, b) in enumerate(blocks):
             if not 2 <= b - a <= 3:
@@ -480,12 +644,14 @@ def refine(z: np.ndarray, blocks: list[tuple[int, int]], scm_params: dict, mask:
                 if not summary["val_objective_final_after"] < summary["val_objective_final_before"]:
                     summary["final_kept"] = False
                     best_val, best_P = stage_val, stage_P
+        summary.update(loglik_after=loglik(z, order, best_P), objective_after=best_val)
+        if has_val:
+            summary["val_loglik_after"] = loglik(z_val, order, best_P)
     finally:
         if bar is not None:
             bar.close()
-    summary.update(loglik_after=loglik(z, order, best_P), objective_after=best_val)
-    if has_val:
-        summary["val_loglik_after"] = loglik(z_val, order, best_P)
+        if pool is not None:
+            pool.shutdown()
     if not summary["accepted"]:
         return None, {k: np.array(scm_params[k], dtype=np.float64) for k in keys}, summary
     rep = Reparam(blocks, order, {k: v for k, v in best_P.items() if not k.startswith("scm.")})

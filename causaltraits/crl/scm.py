@@ -117,22 +117,38 @@ def strength(W: np.ndarray, V: np.ndarray, log_s: np.ndarray, mask: np.ndarray, 
 # u = eps / s) can be sub- or super-Gaussian, and is still an exact, normalised density.
 
 @numba.njit(cache=True, nogil=True)
-def _mix_logpdf(u, a, mu, lsd):
-    """log f(u), d log f / du and the responsibilities' ingredients for one latent's mixture."""
-    K = a.shape[0]
-    amax = a[0]
-    for k in range(1, K):
-        if a[k] > amax:
-            amax = a[k]
-    lse_a = 0.0
+def _mix_consts(a, mu, lsd):
+    """Per latent and component, what does not depend on the row: ``base = log weight - log sd``,
+    the sd, the variance and the weight (``a`` are the weights' logits); and per latent the
+    logits' log-sum-exp."""
+    D, K = a.shape
+    base, sd, var, wk = np.empty((D, K)), np.empty((D, K)), np.empty((D, K)), np.empty((D, K))
+    lse = np.empty(D)
+    for i in range(D):
+        amax = a[i, 0]
+        for k in range(1, K):
+            if a[i, k] > amax:
+                amax = a[i, k]
+        acc = 0.0
+        for k in range(K):
+            acc += np.exp(a[i, k] - amax)
+        lse[i] = amax + np.log(acc)
+        for k in range(K):
+            base[i, k] = a[i, k] - lse[i] - lsd[i, k]
+            sd[i, k] = np.exp(lsd[i, k])
+            var[i, k] = np.exp(2.0 * lsd[i, k])
+            wk[i, k] = np.exp(a[i, k] - lse[i])
+    return base, sd, var, wk, lse
+
+
+@numba.njit(cache=True, nogil=True)
+def _mix_logpdf(u, base, mu, sd, terms):
+    """log f(u) of one latent's mixture (constants from :func:`_mix_consts`); ``terms[k]`` is left
+    holding each component's log weight times density, for the responsibilities."""
+    K = base.shape[0]
     for k in range(K):
-        lse_a += np.exp(a[k] - amax)
-    lse_a = amax + np.log(lse_a)
-    terms = np.empty(K)
-    for k in range(K):
-        sd = np.exp(lsd[k])
-        d = (u - mu[k]) / sd
-        terms[k] = a[k] - lse_a - lsd[k] - 0.5 * d * d - 0.9189385332046727
+        d = (u - mu[k]) / sd[k]
+        terms[k] = base[k] - 0.5 * d * d - 0.9189385332046727
     tmax = terms[0]
     for k in range(1, K):
         if terms[k] > tmax:
@@ -140,7 +156,7 @@ def _mix_logpdf(u, a, mu, lsd):
     s = 0.0
     for k in range(K):
         s += np.exp(terms[k] - tmax)
-    return tmax + np.log(s), terms, lse_a
+    return tmax + np.log(s)
 
 
 def mixture_init(D: int, K: int = 3) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -155,6 +171,8 @@ def scm_logp_mix(z, W, V, U, b, log_s, mask, a, mu, lsd):
     n, D = z.shape
     out = np.zeros(n, dtype=np.float64)
     th = np.empty(D, dtype=np.float64)
+    base, sd, _, _, _ = _mix_consts(a, mu, lsd)
+    terms = np.empty(a.shape[1])
     for r in range(n):
         acc = 0.0
         for j in range(D):
@@ -162,8 +180,7 @@ def scm_logp_mix(z, W, V, U, b, log_s, mask, a, mu, lsd):
         for i in range(D):
             h = _mechanism(z[r], th, i, W, V, U, b, mask)
             u = (z[r, i] - h) / np.exp(log_s[i])
-            lf, _, _ = _mix_logpdf(u, a[i], mu[i], lsd[i])
-            acc += lf - log_s[i]
+            acc += _mix_logpdf(u, base[i], mu[i], sd[i], terms) - log_s[i]
         out[r] = acc
     return out
 
@@ -175,24 +192,26 @@ def scm_nll_backward_mix(z, W, V, U, b, log_s, mask, a, mu, lsd, weight, dz, dW,
     K = a.shape[1]
     total = 0.0
     th = np.empty(D, dtype=np.float64)
+    base, sd, var, wk, _ = _mix_consts(a, mu, lsd)
+    terms = np.empty(K)
+    scale = np.exp(log_s)
     for r in range(n):
         for j in range(D):
             th[j] = np.tanh(z[r, j])
         for i in range(D):
             h = _mechanism(z[r], th, i, W, V, U, b, mask)
-            s = np.exp(log_s[i])
+            s = scale[i]
             u = (z[r, i] - h) / s
-            lf, terms, lse_a = _mix_logpdf(u, a[i], mu[i], lsd[i])
+            lf = _mix_logpdf(u, base[i], mu[i], sd[i], terms)
             total += lf - log_s[i]
             q = 0.0  # d log f / du
             for k in range(K):
                 resp = np.exp(terms[k] - lf)
-                var = np.exp(2.0 * lsd[i, k])
                 d = u - mu[i, k]
-                q -= resp * d / var
-                dmu[i, k] -= weight * resp * d / var
-                dlsd[i, k] -= weight * resp * (d * d / var - 1.0)
-                da[i, k] -= weight * (resp - np.exp(a[i, k] - lse_a))
+                q -= resp * d / var[i, k]
+                dmu[i, k] -= weight * resp * d / var[i, k]
+                dlsd[i, k] -= weight * resp * (d * d / var[i, k] - 1.0)
+                da[i, k] -= weight * (resp - wk[i, k])
             g = -weight * q / s  # d(-weight log p)/d eps_i
             dz[r, i] += g
             db[i] -= g

@@ -135,6 +135,8 @@ def test_config_errors():
         MultiMeasurementCRL(refine_noise="logistic")
     with pytest.raises(ParameterError, match="refine_ima_final"):
         MultiMeasurementCRL(refine_ima_final=-1.0)
+    with pytest.raises(ParameterError, match="refine_threads"):
+        MultiMeasurementCRL(refine_threads=0)
 
 
 @pytest.mark.parametrize("name", list(METHODS))

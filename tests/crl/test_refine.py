@@ -54,6 +54,54 @@ def test_objective_gradient_with_the_ima_term(noise, fd):
     assert val != pytest.approx(plain(plain.pack(P))[0])
 
 
+def test_block_map_is_the_stated_coupling_map():
+    # the kernels against the map written out in NumPy (module docstring): y = A z + c, then
+    # y[upd] += tanh(y[oth] U_j + u_j) W_j, alternating halves; odd width, so the halves differ
+    rng = np.random.default_rng(4)
+    L, n = 3, 11
+    P = R._init_block(L, 0, rng)
+    for k in P:
+        P[k] = P[k] + rng.normal(size=P[k].shape) * 0.4
+    z = rng.normal(size=(n, L))
+    y = z @ P["A0"].T + P["c0"]
+    for j in range(R.LAYERS):
+        upd, oth = R._halves(L, j)
+        y[:, upd] = y[:, upd] + np.tanh(y[:, oth] @ P[f"U0.{j}"] + P[f"u0.{j}"]) @ P[f"W0.{j}"]
+    np.testing.assert_allclose(R._block_forward(z, P, 0)[0], y, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(R.Reparam([(1, 4)], [[0, 1, 2]], P).apply(np.c_[z[:, :1], z])[:, 1:], y,
+                               rtol=1e-12, atol=1e-12)
+
+
+def test_threads_give_the_same_bits():
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(5)
+    n, D = 40, 5
+    z = rng.normal(size=(n, D))
+    blocks = [(0, 2), (2, 5)]
+    grams = []
+    for a, b in blocks:
+        J = rng.normal(size=(n, 6, b - a))
+        grams.append(np.swapaxes(J, 1, 2) @ J)
+    mask = np.tril(np.ones((D, D), dtype=bool), -1)
+    P = {f"scm.{k}": v for k, v in _untrained_prior(D).items()}
+    for bi, (a, b) in enumerate(blocks):
+        blk = R._init_block(b - a, bi, rng)
+        P.update({k: v + rng.normal(size=v.shape) * 0.3 for k, v in blk.items()})
+    kw = {"grams": grams, "ima": 2.0, "ima_idx": np.arange(0, n, 3)}
+    serial = R._Problem(z, blocks, [[1, 0], [0, 2, 1]], mask, **kw)
+    with ThreadPoolExecutor(2) as pool:
+        threaded = R._Problem(z, blocks, [[1, 0], [0, 2, 1]], mask, pool=pool, **kw)
+        v2, g2 = threaded(threaded.pack(P))
+    v1, g1 = serial(serial.pack(P))
+    assert v1 == v2 and np.array_equal(g1, g2)
+    # a whole refit, both stages
+    fits = [R.refine(z, blocks, _untrained_prior(D), mask, np.random.default_rng(0), grams=grams, ima=10.0,
+                     ima_final=1.0, max_iter=30, screen_iter=10, threads=t) for t in (1, 2)]
+    np.testing.assert_array_equal(fits[0][0].apply(z), fits[1][0].apply(z))
+    assert fits[0][2] == fits[1][2]
+
+
 def test_ima_contrast_is_zero_for_orthogonal_and_positive_for_mixed_columns():
     rng = np.random.default_rng(1)
     n = 5
