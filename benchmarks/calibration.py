@@ -286,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         sizes, power_sizes = [300], [300]
         reps, power_reps, budget, min_reps = 40, 20, 5.0, 10
-    wanted = ["fisherz", "chisq", "gsq", "kci", "hsic", "rcit", "rcot", "lowrank", "mixed"]
+    wanted = ["fisherz", "chisq", "gsq", "kci", "hsic", "rcit", "rcot", "lowrank", "mixed", "gcm"]
     if args.tests:
         wanted = [t.strip() for t in args.tests.split(",") if t.strip()]
     have = available_tests()

@@ -58,12 +58,15 @@ def benchmark(seeds: int, rows: int, mnist: str | None, epochs: int, methods: st
 @click.option("--refine/--no-refine", default=False, show_default=True,
               help="After training, refit each modality's latent coordinates to the prior and the "
                    "independent-mechanism contrast (kept only if it improves the validation rows).")
+@click.option("--pc-test", type=click.Choice(["fisherz", "gcm"]), default="fisherz", show_default=True,
+              help="CI test of the PC graphs over the latents; gcm regresses on splines of the "
+                   "conditioning latents, so a monotone map of a latent does not add edges.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of all randomness.")
 @click.option("--out", metavar="DIR", type=click.Path(file_okay=False), help="Run directory.")
 @click.option("--force", is_flag=True, help="Replace a non-empty --out once the run is complete.")
 @click.option("--report", "make_report", is_flag=True, help="Also build the PDF report.")
 def fit(ds, text_latents: int, face_latents: int, shared: int, epochs: int, ica_init: bool, refine: bool,
-        seed: int, out: str | None, force: bool, make_report: bool) -> None:
+        pc_test: str, seed: int, out: str | None, force: bool, make_report: bool) -> None:
     """Fit the CRL model to the face and text embeddings; write latents, graphs and metrics."""
     from causaltraits.crl.pipeline import fit_dataset
     from causaltraits.runs import check_output_dir, open_run
@@ -77,7 +80,7 @@ def fit(ds, text_latents: int, face_latents: int, shared: int, epochs: int, ica_
         check_output_dir(out, force=force)
     with open_run(out, f"crl-{ds.name}", force=force) as run:
         m = fit_dataset(ds, run, seed=seed, latent_dims={"text": text_latents, "face": face_latents},
-                        n_shared=shared, epochs=epochs, progress=True, refine=refine,
+                        n_shared=shared, epochs=epochs, progress=True, refine=refine, pc_test=pc_test,
                         **({} if ica_init else {"anchor": 0.0}))
     click.echo(f"CRL fit on {ds.name}: {m['rows_used']} rows, {m['epochs_run']} epochs in {m['timings_s']['fit']:.1f} s")
     if "truth" in m:

@@ -71,25 +71,28 @@ def _sig(x: float, digits: int = 12) -> float:
     return float(f"{x:.{digits}g}")
 
 
-def pc_graph(latents: np.ndarray, names: Sequence[str], alpha: float = 0.05, engine: str = "auto"):
-    """PC with the Fisher-z test over the latent columns, as a :class:`Graph`.
+def pc_graph(latents: np.ndarray, names: Sequence[str], alpha: float = 0.05, engine: str = "auto",
+             test: str = "fisherz"):
+    """PC over the latent columns with the CI test ``test`` (Fisher-z by default), as a :class:`Graph`.
 
     ``engine='auto'`` uses :mod:`causaltraits.discovery` (light, no causal-learn import) when it
-    is available, else causal-learn's ``pc``; ``'causallearn'`` forces the latter.
+    is available, else causal-learn's ``pc`` (Fisher-z only); ``'causallearn'`` forces the latter.
     """
     from causaltraits.discovery.graph import Graph
 
     data, names = np.asarray(latents, float), list(names)
     if engine == "auto":
         try:
-            import causaltraits.independence  # noqa: F401  (the Fisher-z test lives there)
+            import causaltraits.independence  # noqa: F401  (the tests live there)
             from causaltraits.discovery.search import run_search
         except (ImportError, SyntaxError):  # pragma: no cover - another part of the package
             engine = "causallearn"
         else:
             graph, _, _ = run_search(data, names, ["continuous"] * len(names), algorithm="pc",
-                                     test="fisherz", alpha=alpha)
+                                     test=test, alpha=alpha)
             return graph
+    if test != "fisherz":
+        raise ValueError(f"the causal-learn engine runs Fisher-z only, not {test!r}")
     from causallearn.search.ConstraintBased.PC import pc
 
     cg = pc(data, alpha=alpha, indep_test="fisherz", stable=True, show_progress=False, node_names=names)

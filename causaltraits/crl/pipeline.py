@@ -22,10 +22,12 @@ import pandas as pd
 
 from causaltraits.crl import metrics as M
 from causaltraits.crl.model import CRLConfig, MultiMeasurementCRL
-from causaltraits.errors import DataError
+from causaltraits.errors import DataError, ParameterError
 from causaltraits.runs import Run, base_manifest
 
 PC_ALPHA = 0.05
+#: CI tests offered for the PC graphs over the latents
+PC_TESTS = ("fisherz", "gcm")
 
 
 def modalities_of(ds) -> tuple[list[str], list[list[str]]]:
@@ -79,14 +81,18 @@ FIT_DEFAULTS = {"anchor": 1.0, "anchor_epochs": 20, "noise": "mixture", "refine"
 
 
 def fit_dataset(ds, run: Run, seed: int = 0, latent_dims: dict[str, int] | None = None, n_shared: int = 0,
-                epochs: int = 200, progress: bool = False, **overrides: Any) -> dict:
+                epochs: int = 200, progress: bool = False, pc_test: str = "fisherz", **overrides: Any) -> dict:
     """Fit the CRL model to a Dataset's embeddings and write the run directory (see module docstring).
 
     Model settings are :data:`FIT_DEFAULTS` updated by ``overrides`` (any :class:`CRLConfig` field).
     Rows with a missing value in any embedding are left out (counted in ``metrics.json``).
     Training uses 80% of the rows (seeded), the remaining 20% are the test rows every metric is
-    computed on; latents are written for every complete row.
+    computed on; latents are written for every complete row. ``pc_test`` is the CI test of the PC
+    graphs over the latents (``fisherz``, or ``gcm``, whose spline regressions on the conditioning
+    set absorb the monotone map of each latent that identification leaves open).
     """
+    if pc_test not in PC_TESTS:
+        raise ParameterError(f"pc_test must be one of {', '.join(PC_TESTS)}, got {pc_test!r}")
     from causaltraits.report import profile_dataset
 
     t_start = time.perf_counter()
@@ -122,7 +128,7 @@ def fit_dataset(ds, run: Run, seed: int = 0, latent_dims: dict[str, int] | None 
     frame.to_parquet(run.file("latents.parquet"), index=False)
 
     learned = M.relabel(model.learned_graph(), rename)
-    pc = M.pc_graph(Z[te], col_names, alpha=PC_ALPHA)
+    pc = M.pc_graph(Z[te], col_names, alpha=PC_ALPHA, test=pc_test)
     files = _write_graph(run, "graph", pc, f"PC over CRL latents ({ds.name})")
     files += _write_graph(run, "learned_graph", learned, f"learned latent graph ({ds.name})")
     model.save(run.file("model"))
@@ -135,7 +141,7 @@ def fit_dataset(ds, run: Run, seed: int = 0, latent_dims: dict[str, int] | None 
         "train_rows": int(tr.size), "test_rows": int(te.size),
         "modalities": {n_: keys for n_, keys in zip(names, mods)},
         "latent_columns": col_names, "epochs_run": len(model.history_), "best_epoch": model.best_epoch_,
-        "pc": {"test": "fisherz", "alpha": PC_ALPHA, "rows": "test"},
+        "pc": {"test": pc_test, "alpha": PC_ALPHA, "rows": "test"},
         "graph_files": files,
     }
     if model.refine_summary_ is not None:
@@ -157,7 +163,7 @@ def fit_dataset(ds, run: Run, seed: int = 0, latent_dims: dict[str, int] | None 
             off += L
         # PC over the estimated latents (relabelled by the matching) against PC over the true ones
         k = min(true.shape[1], Z.shape[1])
-        pc_true = M.pc_graph(true[te], tnames, alpha=PC_ALPHA)
+        pc_true = M.pc_graph(true[te], tnames, alpha=PC_ALPHA, test=pc_test)
         pc_est = M.relabel_by_match(pc, col_names, tnames, pear["match"])
         scores = M.graph_scores(pc_est, pc_true.restricted(pc_est.nodes))
         metrics["truth"] = {

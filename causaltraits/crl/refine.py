@@ -524,10 +524,15 @@ class _Problem:
         dy = np.zeros_like(y)
         args = self.scm_args(P)
         grads = [G[k] for k in ("scm.W", "scm.V", "scm.U", "scm.b", "scm.log_s")]
-        if len(args) > 6:
-            val = _scm.scm_nll_backward_mix(y, *args, 1.0 / n, dy, *grads, G["scm.a"], G["scm.mu"], G["scm.lsd"])
-        else:
-            val = _scm.scm_nll_backward(y, *args, 1.0 / n, dy, *grads)
+        try:
+            if len(args) > 6:
+                val = _scm.scm_nll_backward_mix(y, *args, 1.0 / n, dy, *grads, G["scm.a"], G["scm.mu"], G["scm.lsd"])
+            else:
+                val = _scm.scm_nll_backward(y, *args, 1.0 / n, dy, *grads)
+        except ZeroDivisionError:
+            # a trial point where a noise scale underflows to 0 (a mixture component collapsing on a
+            # few rows): no density there; L-BFGS backs off as from a singular map
+            return np.inf, np.zeros_like(theta)
         for k in ("scm.W", "scm.V", "scm.U"):
             G[k] *= self.mask
         shares = self._each_block(lambda bi: self._block_share(P, G, dy, caches[bi], bi))

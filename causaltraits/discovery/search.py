@@ -602,7 +602,17 @@ def choose_test(kinds: Sequence[str], data: np.ndarray | None = None, max_levels
 
 def check_test_fits(test: str, names: Sequence[str], kinds: Sequence[str], data: np.ndarray,
                     max_levels: int = 10, where: str = "") -> None:
-    """Refuse a contingency-table test on continuous columns (one line naming the column)."""
+    """Refuse a contingency-table test on continuous columns, and a test on a kind of column it does
+    not accept (its class's ``accepts``; e.g. ``gcm`` on a categorical one), in one line naming
+    the column."""
+    from causaltraits.independence import get_test_class
+
+    accepts = getattr(get_test_class(test), "accepts", None)
+    for name, kind in zip(names, kinds):
+        if accepts is not None and kind not in accepts:
+            raise ParameterError(
+                f"{where + ': ' if where else ''}test '{test}' needs {'/'.join(accepts)} columns, but column "
+                f"'{name}' is {kind}; use --test auto, mixed or lowrank")
     if test not in ("chisq", "gsq"):
         return
     for c, (name, kind) in enumerate(zip(names, kinds)):

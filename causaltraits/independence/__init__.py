@@ -11,7 +11,7 @@ from causaltraits.independence.base import CIResult, CITest, available_tests, ge
 
 # Implementation modules; each registers its tests on import. Adding a test is one new module
 # (or class) with @register(name) and its name here.
-_IMPLEMENTATIONS = ("gaussian", "discrete", "mixed", "kci", "rcit", "hsic", "fast")
+_IMPLEMENTATIONS = ("gaussian", "discrete", "mixed", "kci", "rcit", "hsic", "fast", "gcm")
 for _mod in _IMPLEMENTATIONS:
     importlib.import_module(f"causaltraits.independence.{_mod}")
 

@@ -581,7 +581,9 @@ def _crl_section(runs: Sequence[RunDir]) -> Section:
                                       landscape=True, note="Mean and standard deviation over seeds, each model "
                                       "scored on a held-out test split: MCC and R^2 compare the learned with the "
                                       "true latents; skeleton F1 and SHD compare the PC graph over the learned "
-                                      "latents with the true latent graph; learned_skeleton_f1 and learned_shd (CRL only) "
+                                      "latents (Fisher-z test) with the true latent graph, skeleton_f1_gcm and "
+                                      "shd_gcm the PC graph with the GCM test (spline regressions on the "
+                                      "conditioning set); learned_skeleton_f1 and learned_shd (CRL only) "
                                       "compare the model's own latent graph with it."), "CRL: benchmark (variant digits)")
         if (p / "metrics.json").is_file():
             m = _read_json(p / "metrics.json", "metrics.json")

@@ -150,6 +150,7 @@ def test_bad_inputs_are_one_line_errors(runner, tmp_path):
     _bad(runner, tmp_path, "--data", str(good), "--test", "nosuch", *out, match="unknown --test")
     _bad(runner, tmp_path, "--data", str(good), "--test", "chisq", *out, match="continuous")
     _bad(runner, tmp_path, "--data", str(good), "--test", "hsic", *out, match="unconditional")
+    _bad(runner, tmp_path, "--dataset", "athle-demo", "--test", "gcm", *out, match="column 'League' is categorical")
     _bad(runner, tmp_path, "--data", str(good), "--algorithm", "ges", *out, match="algorithm")
     _bad(runner, tmp_path, "--dataset", "athle-demo", "--llm", "nosuchllm", *out, match="nosuchllm")
     _bad(runner, tmp_path, "--data", str(good), "--scheduler", "tcp://x:1", *out, match="--bootstrap")

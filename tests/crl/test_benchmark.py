@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from causaltraits.crl.benchmark import (SUMMARY_KEYS, format_latent_table, format_table, format_tables,
-                                        run_benchmark, score_learned_graph, split, summarise)
+                                        run_benchmark, score_latents, score_learned_graph, split, summarise)
 from causaltraits.crl.digits import true_graph
 from causaltraits.discovery.graph import Edge, Graph
 from causaltraits.errors import ParameterError
@@ -25,6 +25,9 @@ def test_same_seed_same_numbers_bit_for_bit():
     keys = ("mcc_pearson", "mcc_spearman", "r2", "skeleton_f1", "shd", "pc_graph", "match")
     for ra, rb in zip(a["runs"], b["runs"]):
         assert {k: ra[k] for k in keys} == {k: rb[k] for k in keys}
+    crl = a["runs"][0]
+    assert crl["method"] == "crl" and crl["refit"] == b["runs"][0]["refit"]
+    assert isinstance(crl["refit"]["accepted"], bool) and crl["refit"]["ima"] == 10.0
     table = format_table(a["summary"])
     assert table.splitlines()[0].startswith("| method | MCC Pearson")
     assert "| crl |" in table and "| beta_vae |" in table
@@ -63,6 +66,28 @@ def test_learned_graph_is_named_through_the_matching_and_scored():
     summ = summarise(runs, ["crl", "autoencoder"])
     assert summ["crl"]["learned_skeleton_f1"]["mean"] == 0.75 and "learned_shd" not in summ["autoencoder"]
     assert "| crl | 0.750 ± 0.354 | 1.0 ± 1.4 |" in format_tables(summ).splitlines()
+
+
+def test_pc_with_the_gcm_test_is_scored_beside_fisherz():
+    # the true latents with the cause z11 seen through exp(.): the scores name the columns through
+    # the matching; Fisher-z's linear conditioning on exp(z11) leaves z12 - z21 dependent
+    from causaltraits.crl.digits import make_variant_digits
+
+    data = make_variant_digits(10_000, seed=0)  # the benchmark's 2,000 test rows
+    tr, te = split(10_000, 0)
+    warp = lambda T: np.column_stack([np.exp(2.5 * T[:, 0]), T[:, 1:]])[:, [2, 0, 3, 1]]  # noqa: E731
+    rec = score_latents(warp(data.latents[tr]), warp(data.latents[te]), data.latents[tr], data.latents[te],
+                        data.truth())
+    assert rec["match"] == [1, 3, 0, 2]
+    assert rec["skeleton_f1_gcm"] == 1.0 and rec["skeleton_f1"] < 1.0
+    assert {frozenset((e["source"], e["target"])) for e in rec["pc_graph_gcm"]["edges"]} == \
+        {frozenset(p) for p in (("z11", "z12"), ("z11", "z21"), ("z21", "z22"))}
+    base = {k: 0.0 for k in SUMMARY_KEYS}
+    runs = [{**base, "method": "crl", "seed": i, "mcc_pearson_per_latent": [1.0] * 4, "skeleton_f1_gcm": f,
+             "shd_gcm": d} for i, (f, d) in enumerate(((1.0, 3), (0.75, 5)))]
+    summ = summarise(runs, ["crl"])
+    text = format_tables(summ)
+    assert "with the GCM test" in text and "| crl | 0.875 ± 0.177 | 4.0 ± 1.4 |" in text.splitlines()
 
 
 def test_unknown_method_is_a_parameter_error():

@@ -69,14 +69,15 @@ def test_latents_follow_the_structural_model():
     assert k < -1.0
 
 
+@pytest.mark.parametrize("test", ["fisherz", "gcm"])
 @pytest.mark.parametrize("seed", [0, 1, 2, 3, 4])
-def test_pc_over_the_true_test_latents_recovers_the_skeleton(seed):
-    """The benchmark's graph score is attainable: its PC (Fisher-z) gets the skeleton from the truth."""
+def test_pc_over_the_true_test_latents_recovers_the_skeleton(seed, test):
+    """The benchmark's graph scores are attainable: its PC (Fisher-z, and GCM) gets the skeleton from the truth."""
     from causaltraits.crl.benchmark import split
     from causaltraits.crl.metrics import graph_scores, pc_graph
 
     z = digits.sample_latents(10_000, np.random.default_rng(seed))[split(10_000, seed)[1]]
-    g = pc_graph(z, list(digits.LATENT_NAMES))
+    g = pc_graph(z, list(digits.LATENT_NAMES), test=test)
     assert graph_scores(g, digits.true_graph())["skeleton_f1"] == 1.0
 
 

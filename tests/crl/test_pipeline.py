@@ -67,6 +67,24 @@ def test_fit_dataset_records_the_refit_when_asked(tmp_path):
     assert "refit" not in json.loads((tmp_path / "off" / "metrics.json").read_text())
 
 
+def test_fit_dataset_pc_test_gcm(tmp_path):
+    from causaltraits.crl import metrics as M
+    from causaltraits.discovery.graph import Graph
+    from causaltraits.errors import ParameterError
+
+    ds = _dataset(n=200)
+    with open_run(tmp_path / "g", "tiny") as run:
+        m = fit_dataset(ds, run, seed=0, latent_dims={"text": 2, "face": 1}, epochs=5, hidden=[16], pc_test="gcm")
+    assert m["pc"]["test"] == "gcm"
+    lat = pd.read_parquet(tmp_path / "g" / "latents.parquet")
+    cols = ["text_latent_1", "text_latent_2", "face_latent_1"]
+    expect = M.pc_graph(lat.loc[lat["split"] == "test", cols].to_numpy(), cols, test="gcm")
+    assert Graph.from_dict(json.loads((tmp_path / "g" / "graph.json").read_text())).to_dict() == expect.to_dict()
+    with pytest.raises(ParameterError, match="pc_test"):
+        with open_run(tmp_path / "bad", "tiny") as run:
+            fit_dataset(ds, run, seed=0, latent_dims={"text": 2, "face": 1}, epochs=1, pc_test="kci")
+
+
 def test_fit_dataset_same_seed_same_files(tmp_path):
     ds = _dataset(n=120)
     for name in ("a", "b"):

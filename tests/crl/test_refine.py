@@ -72,6 +72,21 @@ def test_block_map_is_the_stated_coupling_map():
                                rtol=1e-12, atol=1e-12)
 
 
+def test_a_collapsed_noise_scale_is_no_density_not_a_crash():
+    # L-BFGS may try a point where a mixture component's scale underflows to 0 (seen on a 200-row
+    # fit): the objective is +inf there, as for a singular map, so the line search backs off
+    rng = np.random.default_rng(6)
+    D = 2
+    P = {f"scm.{k}": v for k, v in _untrained_prior(D).items()}
+    P.update(R._init_block(2, 0, rng))
+    prob = R._Problem(rng.normal(size=(20, D)), [(0, 2)], [[0, 1]], np.tril(np.ones((D, D), dtype=bool), -1))
+    theta = prob.pack(P)
+    assert np.isfinite(prob(theta)[0])
+    P["scm.lsd"] = np.full_like(P["scm.lsd"], -800.0)
+    val, grad = prob(prob.pack(P))
+    assert val == np.inf and not grad.any()
+
+
 def test_threads_give_the_same_bits():
     from concurrent.futures import ThreadPoolExecutor
 
