@@ -76,7 +76,7 @@ def _write_graph(run: Run, stem: str, graph, title: str) -> list[str]:
 #: ... and no refit of the coordinates after training (``refine``, the ``--refine`` option): on
 #: the demo tables (11 latents) it costs minutes for nothing reliable - MCC 0.951 -> 0.967 (athle),
 #: 0.970 -> 0.950 (celeb); the validation check kept the first stage and dropped the last one on
-#: both (session 4; 7.5 and 10 minutes of refit, measured with other jobs on the machine)
+#: both (sessions 4 and 5; 117 and 160 s of refit with the numba kernels of session 5)
 FIT_DEFAULTS = {"anchor": 1.0, "anchor_epochs": 20, "noise": "mixture", "refine": False}
 
 
