@@ -28,6 +28,9 @@ then settles the coordinates in a last stage at weight 1 (see
 :class:`~causaltraits.crl.model.CRLConfig`). L-BFGS on the full batch, a small ridge on the
 coupling weights, every order of the latents inside each block of up to three tried (greedily,
 block by block). The refined latents are ``r(z)``; :meth:`Reparam.apply` maps new rows.
+The maps' forward and backward passes are numba kernels over arrays that hold the rows in their
+last axis; the blocks are mapped on up to ``threads`` threads, with the same result for any
+number.
 
 What it cannot do. The prior alone cannot tell an effect from its own noise (``z12`` and
 ``z12 - f(z11)`` fit it equally well; see ``benchmarks/crl_identifiability.py``): only the IMA
@@ -455,6 +458,8 @@ class _Problem:
         self.ima_rows = None
         if ima_idx is not None:
             ima_idx = np.asarray(ima_idx)
+            if len(np.unique(ima_idx)) != len(ima_idx):
+                raise ValueError("ima_idx must list distinct rows")
             rest = np.setdiff1d(np.arange(len(z)), ima_idx)
             self.z = np.concatenate([z[ima_idx], z[rest]])
             self.ima_rows = slice(0, len(ima_idx))

@@ -117,7 +117,7 @@ def strength(W: np.ndarray, V: np.ndarray, log_s: np.ndarray, mask: np.ndarray, 
 # u = eps / s) can be sub- or super-Gaussian, and is still an exact, normalised density.
 
 @numba.njit(cache=True, nogil=True)
-def _mix_consts(a, mu, lsd):
+def _mix_consts(a, lsd):
     """Per latent and component, what does not depend on the row: ``base = log weight - log sd``,
     the sd, the variance and the weight (``a`` are the weights' logits); and per latent the
     logits' log-sum-exp."""
@@ -171,7 +171,7 @@ def scm_logp_mix(z, W, V, U, b, log_s, mask, a, mu, lsd):
     n, D = z.shape
     out = np.zeros(n, dtype=np.float64)
     th = np.empty(D, dtype=np.float64)
-    base, sd, _, _, _ = _mix_consts(a, mu, lsd)
+    base, sd, _, _, _ = _mix_consts(a, lsd)
     terms = np.empty(a.shape[1])
     for r in range(n):
         acc = 0.0
@@ -192,7 +192,7 @@ def scm_nll_backward_mix(z, W, V, U, b, log_s, mask, a, mu, lsd, weight, dz, dW,
     K = a.shape[1]
     total = 0.0
     th = np.empty(D, dtype=np.float64)
-    base, sd, var, wk, _ = _mix_consts(a, mu, lsd)
+    base, sd, var, wk, _ = _mix_consts(a, lsd)
     terms = np.empty(K)
     scale = np.exp(log_s)
     for r in range(n):
