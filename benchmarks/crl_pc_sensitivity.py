@@ -6,12 +6,18 @@ adjacencies are conditional independences given a cause (z12 _||_ z21 | z11, z11
 an estimate of the cause that carries a little of another latent of its modality leaves a
 small partial correlation, and at 2,000 rows Fisher-z detects partial correlations from about 0.044.
 
-Part A perturbs the TRUE test latents in two controlled ways and reports the mean per-latent MCC
+Part A perturbs the TRUE test latents in three controlled ways and reports the mean per-latent MCC
 beside how often PC recovers the skeleton exactly:
 
 - ``rotation t``: each modality's pair (standardised) rotated by t radians - the latents of one
   modality mixed, the error a representation learner makes;
-- ``noise s``: independent Gaussian noise of standard deviation s added to each standardised latent.
+- ``noise s``: independent Gaussian noise of standard deviation s added to each standardised latent;
+- ``warp c``: each standardised latent through ``exp(c x)`` - a monotone map of each, which the
+  model's identification leaves open (drawn from a generator of its own, so that the rows above
+  keep their draws).
+
+Every row is scored by PC with Fisher-z and with the GCM test (spline regressions on the
+conditioning set, :mod:`causaltraits.independence.gcm`), which absorbs a warp but not a mixing.
 
 Part B is the best case of the model's own identification step: true latents whose modality
 pairs are rotated and rescaled by a random invertible matrix, with the decoder's Jacobian known
@@ -60,7 +66,8 @@ def rotation(t: float) -> np.ndarray:
 def score(z_est: np.ndarray, z_true: np.ndarray) -> dict:
     s = score_latents(z_est, z_est, z_true, z_true, true_graph())
     return {"mcc": float(s["mcc_pearson"]), "min_latent_mcc": float(min(s["mcc_pearson_per_latent"])),
-            "skeleton_f1": float(s["skeleton_f1"]), "exact": bool(s["skeleton_f1"] == 1.0)}
+            "skeleton_f1": float(s["skeleton_f1"]), "exact": bool(s["skeleton_f1"] == 1.0),
+            "skeleton_f1_gcm": float(s["skeleton_f1_gcm"]), "exact_gcm": bool(s["skeleton_f1_gcm"] == 1.0)}
 
 
 def perturbed(rng: np.random.Generator, kind: str, level: float) -> tuple[np.ndarray, np.ndarray]:
@@ -70,6 +77,8 @@ def perturbed(rng: np.random.Generator, kind: str, level: float) -> tuple[np.nda
         out = np.empty_like(zs)
         for a, b in BLOCKS:
             out[:, a:b] = zs[:, a:b] @ rotation(level).T
+    elif kind == "warp":
+        out = np.exp(level * zs)
     else:
         out = zs + level * rng.standard_normal(zs.shape)
     return out, z
@@ -124,11 +133,16 @@ def supervised(seed: int, rows: int = 10_000) -> dict:
         pred_tr[:, a:b], pred_te[:, a:b] = model.predict(X[tr]), model.predict(X[te])
         ridges.append(ridge)
     s = score_latents(pred_tr, pred_te, z[tr], z[te], true_graph())
-    spurious = sorted({tuple(sorted((e["source"], e["target"]))) for e in s["pc_graph"]["edges"]}
-                      - {tuple(sorted(e)) for e in (("z11", "z12"), ("z11", "z21"), ("z21", "z22"))})
+    true_adj = {tuple(sorted(e)) for e in (("z11", "z12"), ("z11", "z21"), ("z21", "z22"))}
+
+    def spurious(graph):
+        return [" - ".join(p) for p in sorted({tuple(sorted((e["source"], e["target"]))) for e in graph["edges"]}
+                                              - true_adj)]
+
     return {"seed": seed, "ridges": ridges, "mcc": float(s["mcc_pearson"]),
             "per_latent": [float(x) for x in s["mcc_pearson_per_latent"]],
-            "skeleton_f1": float(s["skeleton_f1"]), "spurious": [" - ".join(p) for p in spurious]}
+            "skeleton_f1": float(s["skeleton_f1"]), "spurious": spurious(s["pc_graph"]),
+            "skeleton_f1_gcm": float(s["skeleton_f1_gcm"]), "spurious_gcm": spurious(s["pc_graph_gcm"])}
 
 
 def main(argv=None) -> int:
@@ -140,39 +154,49 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     rng = np.random.default_rng(args.seed)
     grid = [("rotation", t) for t in (0.0, 0.025, 0.05, 0.1, 0.2, 0.3)] + [("noise", s) for s in (0.1, 0.2, 0.3)]
+    warp_rng = np.random.default_rng([args.seed, 1])
+    grid += [("warp", c) for c in (0.5, 1.0, 1.5)]
     rows = []
     for kind, level in tqdm(grid, desc="perturbations"):
-        runs = [score(*perturbed(rng, kind, level)) for _ in range(args.reps)]
+        gen = warp_rng if kind == "warp" else rng
+        runs = [score(*perturbed(gen, kind, level)) for _ in range(args.reps)]
         rows.append({"kind": kind, "level": level, "mcc": float(np.mean([r["mcc"] for r in runs])),
                      "min_latent_mcc": float(np.mean([r["min_latent_mcc"] for r in runs])),
                      "skeleton_f1": float(np.mean([r["skeleton_f1"] for r in runs])),
-                     "exact": int(sum(r["exact"] for r in runs)), "reps": args.reps})
+                     "exact": int(sum(r["exact"] for r in runs)),
+                     "skeleton_f1_gcm": float(np.mean([r["skeleton_f1_gcm"] for r in runs])),
+                     "exact_gcm": int(sum(r["exact_gcm"] for r in runs)), "reps": args.reps})
     oracle = [oracle_refit(rng) for _ in tqdm(range(args.oracle_reps), desc="oracle refits")]
     sup = [supervised(s) for s in tqdm(range(args.seeds), desc="supervised reference")]
     result = {"settings": {"reps": args.reps, "oracle_reps": args.oracle_reps, "seed": args.seed,
-                           "test_rows": N_TEST, "train_rows": N_TRAIN, "alpha": 0.05, "test": "fisherz"},
+                           "test_rows": N_TEST, "train_rows": N_TRAIN, "alpha": 0.05, "tests": ["fisherz", "gcm"]},
               "perturbations": rows, "oracle_refit": oracle, "supervised": sup}
     OUT.parent.mkdir(parents=True, exist_ok=True)
     lines = ["# PC over perturbed latents: how exact must the recovery be?", "",
-             f"PC (Fisher-z, alpha 0.05) on {N_TEST} rows of the variant-digits latents, {args.reps} draws per "
-             "row of the table; `benchmarks/crl_pc_sensitivity.py` says what each perturbation is.", "",
-             "| perturbation | mean MCC | lowest latent's MCC | skeleton F1 | skeleton exact |", "|---|---|---|---|---|"]
+             f"PC (alpha 0.05) on {N_TEST} rows of the variant-digits latents, {args.reps} draws per "
+             "row of the table, with Fisher-z and with the GCM test; `benchmarks/crl_pc_sensitivity.py` says "
+             "what each perturbation is.", "",
+             "| perturbation | mean MCC | lowest latent's MCC | skeleton F1 (Fisher-z) | exact (Fisher-z) "
+             "| skeleton F1 (GCM) | exact (GCM) |", "|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['kind']} {r['level']:g} | {r['mcc']:.4f} | {r['min_latent_mcc']:.4f} | "
-                     f"{r['skeleton_f1']:.3f} | {r['exact']}/{r['reps']} |")
+                     f"{r['skeleton_f1']:.3f} | {r['exact']}/{r['reps']} | {r['skeleton_f1_gcm']:.3f} | "
+                     f"{r['exact_gcm']}/{r['reps']} |")
     lines += ["", f"Best case of the refit (exact decoder Jacobians, {N_TRAIN} training rows, mixed by a random "
               "rotation and scaling per modality; IMA weight 10):", "",
-              "| draw | MCC before | MCC after | lowest latent's MCC | skeleton F1 | seconds |", "|---|---|---|---|---|---|"]
+              "| draw | MCC before | MCC after | lowest latent's MCC | skeleton F1 (Fisher-z) | (GCM) | seconds |",
+              "|---|---|---|---|---|---|---|"]
     for i, r in enumerate(oracle):
         lines.append(f"| {i} | {r['before']:.3f} | {r['mcc']:.4f} | {r['min_latent_mcc']:.4f} | "
-                     f"{r['skeleton_f1']:.3f} | {r['seconds']:.0f} |")
+                     f"{r['skeleton_f1']:.3f} | {r['skeleton_f1_gcm']:.3f} | {r['seconds']:.0f} |")
     lines += ["", "Supervised reference on the benchmark (kernel ridge from pixels to the true latents, "
               "benchmark split, test rows):", "",
-              "| seed | MCC | z11 | z12 | z21 | z22 | skeleton F1 | PC's spurious adjacencies |",
-              "|---|---|---|---|---|---|---|---|"]
+              "| seed | MCC | z11 | z12 | z21 | z22 | skeleton F1 (Fisher-z) | spurious (Fisher-z) | skeleton F1 (GCM) "
+              "| spurious (GCM) |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in sup:
         lines.append(f"| {r['seed']} | {r['mcc']:.4f} | " + " | ".join(f"{x:.4f}" for x in r["per_latent"])
-                     + f" | {r['skeleton_f1']:.3f} | {', '.join(r['spurious']) or 'none'} |")
+                     + f" | {r['skeleton_f1']:.3f} | {', '.join(r['spurious']) or 'none'} | "
+                     f"{r['skeleton_f1_gcm']:.3f} | {', '.join(r['spurious_gcm']) or 'none'} |")
     for suffix, text in ((".json", json.dumps(result, indent=2)), (".md", "\n".join(lines) + "\n")):
         tmp = OUT.with_suffix(suffix + ".tmp")
         tmp.write_text(text)
