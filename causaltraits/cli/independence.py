@@ -98,7 +98,7 @@ def independence(ds, traits, attributes, tests, llm, correction, alpha, out, for
     na = counts.groupby("test", sort=False)["not_applicable"].max()
     na = na[na > 0]
     if len(na):
-        click.echo("  not applicable (continuous variable): "
+        click.echo("  not applicable (a variable of a kind the test does not take): "
                    + ", ".join(f"{t} {k} cells" for t, k in na.items()))
     if result.cache_stats and result.cache_stats.get("hits"):
         click.echo(f"result cache: {result.cache_stats['hits']} read back, {result.cache_stats['misses']} computed")

@@ -82,7 +82,8 @@ class CITest(abc.ABC):
     name: ClassVar[str] = "base"
     #: whether the test accepts a non-empty conditioning set
     conditional: ClassVar[bool] = True
-    #: kinds of variable the test is valid for (None: all)
+    #: kinds of variable the test is valid for (None: all); a test on another kind is refused, and
+    #: the battery marks such a pair not applicable
     accepts: ClassVar[tuple[str, ...] | None] = None
 
     def __init__(self, data: np.ndarray, kinds: Sequence[str] | None = None, seed: int = 0, **params: Any):
@@ -134,6 +135,11 @@ class CITest(abc.ABC):
             raise ValueError("x and y must not be in the conditioning set")
         if z and not self.conditional:
             raise ValueError(f"{self.name} is an unconditional test")
+        if self.accepts is not None:
+            bad = [c for c in (x, y, *z) if self.kinds[c] not in self.accepts]
+            if bad:
+                raise ParameterError(f"{self.name} needs {'/'.join(self.accepts)} columns, but column {bad[0]} is "
+                                     f"{self.kinds[bad[0]]}")
         rows = self.rows((x, y, *z))
         n = self.data.shape[0] if rows is None else len(rows)
         if n < 3:

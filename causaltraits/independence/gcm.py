@@ -24,8 +24,8 @@ Fisher-z does.
 Limits. The regression is additive over the conditioning columns; a dependence on an
 interaction of two of them is not removed (with one conditioning column, as in PC's first
 levels, this does not arise). It detects only dependence that shows in the covariance of the
-residuals. Categorical columns are refused, as in Fisher-z (use ``mixed``, ``gsq`` or a kernel
-test). Degenerate inputs: constant x or y gives p = 1, constant z columns are dropped, x or y
+residuals. A test on a categorical column is refused (``accepts``; use ``mixed``, ``gsq`` or a
+kernel test); the battery marks such pairs not applicable. Degenerate inputs: constant x or y gives p = 1, constant z columns are dropped, x or y
 an exact function of the design gives p = 1.
 """
 
@@ -69,10 +69,6 @@ class GCM(CITest):
         if int(knots) != knots or knots < 0:
             raise ParameterError(f"gcm: knots must be a whole number >= 0, got {knots!r}")
         super().__init__(data, kinds=kinds, seed=seed, knots=int(knots), **params)
-        bad = [i for i, k in enumerate(self.kinds) if k == "categorical"]
-        if bad:
-            raise ParameterError(f"gcm: column(s) {bad} are categorical; the test needs numeric columns "
-                                 "(use mixed, gsq or a kernel test)")
         self.knots = int(knots)
 
     def _compute(self, x, y, z, rows):

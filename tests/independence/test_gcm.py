@@ -132,7 +132,21 @@ def test_ordinal_conditioning_gets_indicators_and_degenerate_inputs():
 
 def test_refuses_categorical_columns_and_bad_knots():
     data = np.random.default_rng(0).normal(size=(50, 3))
-    with pytest.raises(ParameterError, match="categorical"):
-        make_test("gcm", data, kinds=["continuous", "categorical", "continuous"])
+    t = make_test("gcm", data, kinds=["continuous", "categorical", "continuous"])
+    for args in ((0, 1), (1, 2), (0, 2, (1,))):
+        with pytest.raises(ParameterError, match="column 1 is categorical"):
+            t.test(*args)
+    assert 0.0 <= t(0, 2) <= 1.0            # the numeric columns of the same table are tested
     with pytest.raises(ParameterError, match="knots"):
         make_test("gcm", data, knots=-1)
+
+
+def test_battery_marks_categorical_pairs_not_applicable():
+    # a table with a categorical attribute (League): the battery tests the numeric pairs and marks
+    # the League column not applicable, as for any test whose class restricts the kinds
+    from causaltraits.data import load_dataset
+    from causaltraits.independence.battery import run_battery
+
+    res = run_battery(load_dataset("athle-demo"), tests=["gcm"])
+    p = res.matrix("pvalues", "gcm")
+    assert p["League"].isna().all() and p.drop(columns="League").notna().all().all()
