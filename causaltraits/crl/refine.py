@@ -100,15 +100,20 @@ class Reparam:
 # Each coupling has unit Jacobian determinant; its Jacobian is I plus the block
 # ``d y[upd] / d y[oth] = W_j^T diag(1 - t_j^2) U_j^T`` (per row).
 
-def _split(L: int) -> int:
-    return L // 2
+@numba.njit(cache=True, inline="always")
+def _ranges(L, j):
+    """(u0, u1, o0, o1): coupling ``j`` updates ``y[u0:u1]`` from ``y[o0:o1]``; the halves split at
+    ``L // 2``, even layers update the upper half, odd layers the lower."""
+    p = L // 2
+    if j % 2 == 0:
+        return p, L, 0, p
+    return 0, p, p, L
 
 
 def _halves(L: int, j: int) -> tuple[slice, slice]:
-    """(updated half, conditioning half) of coupling layer ``j``."""
-    p = _split(L)
-    lo, hi = slice(0, p), slice(p, L)
-    return (hi, lo) if j % 2 == 0 else (lo, hi)
+    """(updated half, conditioning half) of coupling layer ``j``, as slices (see :func:`_ranges`)."""
+    u0, u1, o0, o1 = _ranges(L, j)
+    return slice(u0, u1), slice(o0, o1)
 
 
 def _n_layers(P: dict, bi: int) -> int:
@@ -123,7 +128,7 @@ def _stacked(P: dict, bi: int, L: int):
     """Block ``bi``'s coupling weights stacked over layers for the kernels: ``U`` (K x w x H),
     ``u`` (K x H), ``W`` (K x H x w), ``w = L - L // 2`` the wider half; a layer whose halves
     are narrower leaves the padding zero (the kernels never read it)."""
-    K, w = _n_layers(P, bi), L - _split(L)
+    K, w = _n_layers(P, bi), L - L // 2
     H = P[f"u{bi}.0"].shape[0] if K else 0
     U, u, W = np.zeros((K, w, H)), np.zeros((K, H)), np.zeros((K, H, w))
     for j in range(K):
@@ -143,14 +148,6 @@ def _unstack_add(G: dict, bi: int, gU, gu, gW) -> None:
         Wj += gW[j, :, :Wj.shape[1]]
 
 
-@numba.njit(cache=True, inline="always")
-def _ranges(L, p, j):
-    """(u0, u1, o0, o1): the updated and the conditioning half of layer ``j`` (see :func:`_halves`)."""
-    if j % 2 == 0:
-        return p, L, 0, p
-    return 0, p, p, L
-
-
 # The kernels below hold a block's rows in the last axis (``Y[j]`` is L x rows, ``T[j]`` H x rows)
 # so that their inner loops run over contiguous rows; sums over rows may be reordered (``reassoc``)
 # so that they vectorise too. Every call is deterministic on a given machine.
@@ -162,7 +159,7 @@ def _coupling_pre(Yj, U, u, j, pre):
     """Pre-activations of coupling ``j``: ``pre[h] = u[j, h] + sum_b U[j, b, h] Yj[oth_b]``."""
     L, n = Yj.shape
     H = pre.shape[0]
-    u0, u1, o0, o1 = _ranges(L, L // 2, j)
+    u0, u1, o0, o1 = _ranges(L, j)
     for h in range(H):
         for r in range(n):
             pre[h, r] = u[j, h]
@@ -177,7 +174,7 @@ def _coupling_add(Yj, Tj, W, j, Yout):
     """``Yout = Yj`` with ``Tj^T W[j]`` added to the updated half of coupling ``j``."""
     L, n = Yj.shape
     H = Tj.shape[0]
-    u0, u1, o0, o1 = _ranges(L, L // 2, j)
+    u0, u1, o0, o1 = _ranges(L, j)
     Yout[:] = Yj
     for a in range(u0, u1):
         for h in range(H):
@@ -195,12 +192,11 @@ def _couplings_backward(dout, z, Y, T, U, W, inject, use_inject, gA, gc, gU, gu,
     added to ``gA .. gW``; ``z`` is the block's input, L x rows."""
     L, n = dout.shape
     K, _, H = U.shape
-    p = L // 2
     dy = dout.copy()
     dpre = np.empty((H, n))
     DU = np.empty(n)
     for j in range(K - 1, -1, -1):
-        u0, u1, o0, o1 = _ranges(L, p, j)
+        u0, u1, o0, o1 = _ranges(L, j)
         for h in range(H):
             for r in range(n):
                 dpre[h, r] = 0.0
@@ -265,10 +261,9 @@ def _jacobian_blocks(T, U, W, L, Jb):
     """``Jb[j, r]``: coupling j's Jacobian minus the identity at row r, zero but for the block
     ``d y[upd] / d y[oth] = W_j^T diag(1 - t^2) U_j^T``."""
     K, H, n = T.shape
-    p = L // 2
     Jb[:] = 0.0
     for j in range(K):
-        u0, u1, o0, o1 = _ranges(L, p, j)
+        u0, u1, o0, o1 = _ranges(L, j)
         for r in range(n):
             for a in range(u0, u1):
                 for b in range(o0, o1):
@@ -280,9 +275,9 @@ def _jacobian_blocks(T, U, W, L, Jb):
 
 
 def _block_forward(z: np.ndarray, P: dict, bi: int):
-    """``r(z)`` for block ``bi`` (rows x L) and the forward cache ``(z^T, Y, T)`` for the backward
-    pass: ``Y[j]`` (L x rows) the input of coupling j, ``Y[K]`` the output, ``T[j]`` (H x rows)
-    its activations."""
+    """``r(z)`` for block ``bi`` (rows x L) and the forward cache ``(z^T, Y, T, U, W)`` for the
+    backward pass: ``Y[j]`` (L x rows) the input of coupling j, ``Y[K]`` the output, ``T[j]``
+    (H x rows) its activations, ``U``, ``W`` the weights as :func:`_stacked` lays them out."""
     zT = np.ascontiguousarray(np.asarray(z, dtype=np.float64).T)
     L, n = zT.shape
     U, u, W = _stacked(P, bi, L)
@@ -294,7 +289,7 @@ def _block_forward(z: np.ndarray, P: dict, bi: int):
         _coupling_pre(Y[j], U, u, j, T[j])
         np.tanh(T[j], out=T[j])
         _coupling_add(Y[j], T[j], W, j, Y[j + 1])
-    return Y[K].T.copy(), (zT, Y, T)
+    return Y[K].T.copy(), (zT, Y, T, U, W)
 
 
 def _rows_of(cache, idx):
@@ -302,20 +297,19 @@ def _rows_of(cache, idx):
     slice gives views)."""
     if idx is None:
         return cache
-    zT, Y, T = cache
-    return zT[:, idx], Y[:, :, idx], T[:, :, idx]
+    zT, Y, T, U, W = cache
+    return zT[:, idx], Y[:, :, idx], T[:, :, idx], U, W
 
 
-def _block_backward(dout: np.ndarray, P: dict, bi: int, cache, G: dict, inject=None) -> None:
+def _block_backward(dout: np.ndarray, bi: int, cache, G: dict, inject=None) -> None:
     """Backward sweep through block ``bi``'s map: ``dout`` (rows x L) is the gradient at its output.
 
     ``inject`` (optional, K x rows x L x L) is ``d loss / d (Jacobian of coupling j minus I)``
     from the IMA term; it is turned into gradients of that layer's weights and of its conditioning
     input during the same sweep.
     """
-    zT, Y, T = cache
+    zT, Y, T, U, W = cache
     L = zT.shape[0]
-    U, _, W = _stacked(P, bi, L)
     gU, gu, gW = np.zeros_like(U), np.zeros((U.shape[0], U.shape[2])), np.zeros_like(W)
     use = inject is not None
     inj = np.ascontiguousarray(inject.transpose(0, 2, 3, 1)) if use else np.zeros((0, L, L, 0))
@@ -416,10 +410,9 @@ def _block_ima(Gd: np.ndarray, P: dict, bi: int, w: float, G: dict, cache):
     respect to ``A`` to ``G`` and returns ``(value, inject)``, ``inject`` being the gradient with
     respect to each layer's Jacobian block, for :func:`_block_backward`.
     """
-    zT, Y, T = cache
+    zT, Y, T, U, W = cache
     A = P[f"A{bi}"]
     L, n = zT.shape
-    U, _, W = _stacked(P, bi, L)
     Jb = np.empty((T.shape[0], n, L, L))
     _jacobian_blocks(T, U, W, L, Jb)
     inject = np.empty_like(Jb)
@@ -508,12 +501,12 @@ class _Problem:
         if sign == 0 or not np.isfinite(logdet):
             return None
         val = -logdet
-        _block_backward(dy[:, lo:hi], P, bi, cache, G)
+        _block_backward(dy[:, lo:hi], bi, cache, G)
         if self.grams is not None and self.grams[bi] is not None:
             rows = _rows_of(cache, self.ima_rows)  # the IMA rows: the first rows just mapped
             v_ima, inject = _block_ima(self.grams[bi], P, bi, self.ima / rows[0].shape[1], G, rows)
             val += v_ima
-            _block_backward(np.zeros_like(rows[0].T), P, bi, rows, G, inject)
+            _block_backward(np.zeros_like(rows[0].T), bi, rows, G, inject)
         G[f"A{bi}"] -= np.linalg.inv(A).T
         for j in range(_n_layers(P, bi)):
             key = f"W{bi}.{j}"

@@ -119,11 +119,9 @@ def strength(W: np.ndarray, V: np.ndarray, log_s: np.ndarray, mask: np.ndarray, 
 @numba.njit(cache=True, nogil=True)
 def _mix_consts(a, lsd):
     """Per latent and component, what does not depend on the row: ``base = log weight - log sd``,
-    the sd, the variance and the weight (``a`` are the weights' logits); and per latent the
-    logits' log-sum-exp."""
+    the sd, the variance and the weight (``a`` are the weights' logits)."""
     D, K = a.shape
     base, sd, var, wk = np.empty((D, K)), np.empty((D, K)), np.empty((D, K)), np.empty((D, K))
-    lse = np.empty(D)
     for i in range(D):
         amax = a[i, 0]
         for k in range(1, K):
@@ -132,13 +130,13 @@ def _mix_consts(a, lsd):
         acc = 0.0
         for k in range(K):
             acc += np.exp(a[i, k] - amax)
-        lse[i] = amax + np.log(acc)
+        lse = amax + np.log(acc)
         for k in range(K):
-            base[i, k] = a[i, k] - lse[i] - lsd[i, k]
+            base[i, k] = a[i, k] - lse - lsd[i, k]
             sd[i, k] = np.exp(lsd[i, k])
             var[i, k] = np.exp(2.0 * lsd[i, k])
-            wk[i, k] = np.exp(a[i, k] - lse[i])
-    return base, sd, var, wk, lse
+            wk[i, k] = np.exp(a[i, k] - lse)
+    return base, sd, var, wk
 
 
 @numba.njit(cache=True, nogil=True)
@@ -171,7 +169,7 @@ def scm_logp_mix(z, W, V, U, b, log_s, mask, a, mu, lsd):
     n, D = z.shape
     out = np.zeros(n, dtype=np.float64)
     th = np.empty(D, dtype=np.float64)
-    base, sd, _, _, _ = _mix_consts(a, lsd)
+    base, sd, _, _ = _mix_consts(a, lsd)
     terms = np.empty(a.shape[1])
     for r in range(n):
         acc = 0.0
@@ -192,7 +190,7 @@ def scm_nll_backward_mix(z, W, V, U, b, log_s, mask, a, mu, lsd, weight, dz, dW,
     K = a.shape[1]
     total = 0.0
     th = np.empty(D, dtype=np.float64)
-    base, sd, var, wk, _ = _mix_consts(a, lsd)
+    base, sd, var, wk = _mix_consts(a, lsd)
     terms = np.empty(K)
     scale = np.exp(log_s)
     for r in range(n):
