@@ -36,6 +36,7 @@ from scipy import stats
 
 from causaltraits.errors import ParameterError
 from causaltraits.independence.base import CITest, register
+from causaltraits.independence.kernels import is_constant
 
 __all__ = ["GCM", "spline_design"]
 
@@ -43,8 +44,8 @@ __all__ = ["GCM", "spline_design"]
 def spline_design(Z: np.ndarray, knots: int = 5) -> np.ndarray:
     """The regression design of :class:`GCM` for conditioning columns ``Z`` (rows x k): an
     intercept, then per column either indicators of its values (at most ``knots + 3`` distinct
-    values; the first value dropped) or its standardised value, square, cube and
-    ``(value - q)^3_+`` at ``knots`` interior quantiles ``q``."""
+    values; the first value dropped, so a constant column adds none) or its standardised value,
+    square, cube and ``(value - q)^3_+`` at ``knots`` interior quantiles ``q``."""
     cols = [np.ones(len(Z))]
     for c in np.asarray(Z, dtype=np.float64).T:
         values = np.unique(c)
@@ -73,11 +74,9 @@ class GCM(CITest):
 
     def _compute(self, x, y, z, rows):
         xy = self.columns([x, y], rows)
-        if np.all(xy[:, 0] == xy[0, 0]) or np.all(xy[:, 1] == xy[0, 1]):
+        if is_constant(xy[:, 0]) or is_constant(xy[:, 1]):
             return 0.0, 1.0, None
-        Z = self.columns(list(z), rows) if z else np.zeros((len(xy), 0))
-        Z = Z[:, [j for j in range(Z.shape[1]) if not np.all(Z[:, j] == Z[0, j])]]
-        B = spline_design(Z, self.knots)
+        B = spline_design(self.columns(list(z), rows), self.knots)  # a constant z column adds nothing
         n = len(xy)
         if B.shape[1] >= n:
             return float("nan"), float("nan"), None
