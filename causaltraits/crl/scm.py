@@ -163,6 +163,14 @@ def mixture_init(D: int, K: int = 3) -> tuple[np.ndarray, np.ndarray, np.ndarray
     return np.zeros((D, K)), np.tile(means, (D, 1)), np.full((D, K), np.log(0.6))
 
 
+def edgeless_prior(D: int, K: int = 3) -> dict[str, np.ndarray]:
+    """Structural-model parameters with no edges, zero means, unit scales and the initial mixture
+    noise (:func:`mixture_init`): the untrained prior the refit starts from in tests and benchmarks."""
+    a0, mu0, lsd0 = mixture_init(D, K)
+    return {"W": np.zeros((D, D)), "V": np.zeros((D, D)), "U": np.zeros((D, D)), "b": np.zeros(D),
+            "log_s": np.zeros(D), "a": a0, "mu": mu0, "lsd": lsd0}
+
+
 @numba.njit(cache=True, nogil=True)
 def scm_logp_mix(z, W, V, U, b, log_s, mask, a, mu, lsd):
     """Per-row log density of ``z`` under the structural model with mixture noise."""

@@ -9,13 +9,6 @@ from causaltraits.crl import scm
 from causaltraits.crl.digits import f12, f22, sample_latents
 
 
-def _untrained_prior(D):
-    """A structural-model prior with no edges and the initial mixture noise."""
-    a0, mu0, lsd0 = scm.mixture_init(D, 3)
-    return {"W": np.zeros((D, D)), "V": np.zeros((D, D)), "U": np.zeros((D, D)), "b": np.zeros(D),
-            "log_s": np.zeros(D), "a": a0, "mu": mu0, "lsd": lsd0}
-
-
 def _rotation(t):
     return np.array([[np.cos(t), -np.sin(t)], [np.sin(t), np.cos(t)]])
 
@@ -77,7 +70,7 @@ def test_a_collapsed_noise_scale_is_no_density_not_a_crash():
     # fit): the objective is +inf there, as for a singular map, so the line search backs off
     rng = np.random.default_rng(6)
     D = 2
-    P = {f"scm.{k}": v for k, v in _untrained_prior(D).items()}
+    P = {f"scm.{k}": v for k, v in scm.edgeless_prior(D).items()}
     P.update(R._init_block(2, 0, rng))
     prob = R._Problem(rng.normal(size=(20, D)), [(0, 2)], [[0, 1]], np.tril(np.ones((D, D), dtype=bool), -1))
     theta = prob.pack(P)
@@ -99,7 +92,7 @@ def test_threads_give_the_same_bits():
         J = rng.normal(size=(n, 6, b - a))
         grams.append(np.swapaxes(J, 1, 2) @ J)
     mask = np.tril(np.ones((D, D), dtype=bool), -1)
-    P = {f"scm.{k}": v for k, v in _untrained_prior(D).items()}
+    P = {f"scm.{k}": v for k, v in scm.edgeless_prior(D).items()}
     for bi, (a, b) in enumerate(blocks):
         blk = R._init_block(b - a, bi, rng)
         P.update({k: v + rng.normal(size=v.shape) * 0.3 for k, v in blk.items()})
@@ -111,7 +104,7 @@ def test_threads_give_the_same_bits():
     v1, g1 = serial(serial.pack(P))
     assert v1 == v2 and np.array_equal(g1, g2)
     # a whole refit, both stages
-    fits = [R.refine(z, blocks, _untrained_prior(D), mask, np.random.default_rng(0), grams=grams, ima=10.0,
+    fits = [R.refine(z, blocks, scm.edgeless_prior(D), mask, np.random.default_rng(0), grams=grams, ima=10.0,
                      ima_final=1.0, max_iter=30, screen_iter=10, threads=t) for t in (1, 2)]
     np.testing.assert_array_equal(fits[0][0].apply(z), fits[1][0].apply(z))
     assert fits[0][2] == fits[1][2]
@@ -152,7 +145,7 @@ def test_refine_undoes_rotation_and_noise_swap_with_an_orthogonal_decoder():
         J = Jt @ np.linalg.inv(Mx)
         grams.append(np.swapaxes(J, 1, 2) @ J)
     D = 4
-    prior = _untrained_prior(D)
+    prior = scm.edgeless_prior(D)
     mask = np.tril(np.ones((D, D), dtype=bool), -1)
     before = M.mcc(z, mix)["mcc"]
     rep, _, summary = R.refine(mix, [(0, 2), (2, 4)], prior, mask, np.random.default_rng(0), grams=grams, ima=1.0)
@@ -180,7 +173,7 @@ def test_refine_undoes_a_rotation_quickly():
     # modality 1's latents rotated and scaled, the decoder orthogonal in the true coordinates
     z, mix, grams = _modality1_mixed(800, 1, 0.6, [1.0, 2.0])
     D = 4
-    prior = _untrained_prior(D)
+    prior = scm.edgeless_prior(D)
     before = M.mcc(z, mix)["per_latent"]
     rep, _, _ = R.refine(mix, [(0, 2), (2, 4)], prior, np.tril(np.ones((D, D), dtype=bool), -1),
                          np.random.default_rng(0), grams=grams, ima=1.0, max_iter=400, screen_iter=100)
@@ -198,7 +191,7 @@ def test_last_stage_lowers_the_objective_at_its_own_weight():
     mask = np.tril(np.ones((D, D), dtype=bool), -1)
     blocks = [(0, 2), (2, 4)]
     kw = {"grams": grams, "ima": 10.0, "max_iter": 150, "screen_iter": 40}
-    fits = {w: R.refine(mix, blocks, _untrained_prior(D), mask, np.random.default_rng(0), ima_final=w, **kw)
+    fits = {w: R.refine(mix, blocks, scm.edgeless_prior(D), mask, np.random.default_rng(0), ima_final=w, **kw)
             for w in (None, 1.0)}
 
     def objective_at_1(rep, prior):
@@ -209,7 +202,7 @@ def test_last_stage_lowers_the_objective_at_its_own_weight():
     assert two_stage < one_stage
     assert fits[1.0][2]["ima_final"] == 1.0 and fits[None][2]["ima_final"] is None
     # without decoder Jacobians there is no IMA term, and no last stage: same map bit for bit
-    plain = [R.refine(mix, blocks, _untrained_prior(D), mask, np.random.default_rng(0), ima_final=w, max_iter=60,
+    plain = [R.refine(mix, blocks, scm.edgeless_prior(D), mask, np.random.default_rng(0), ima_final=w, max_iter=60,
                       screen_iter=20)[0] for w in (None, 1.0)]
     np.testing.assert_array_equal(plain[0].apply(mix), plain[1].apply(mix))
 
@@ -224,7 +217,7 @@ def test_validation_checks_each_stage_and_a_rejected_refit_has_no_last_stage():
         z, mix, grams = _modality1_mixed(n_train + 200, seed, 0.6, [1.0, 2.0], decoder=decoder)
         tr, va = slice(0, n_train), slice(n_train, None)
         val, vg = (z[va], [np.tile(np.eye(2), (200, 1, 1))] * 2) if truth_val else (mix[va], [g[va] for g in grams])
-        rep, _, s = R.refine(mix[tr], [(0, 2), (2, 4)], _untrained_prior(D), mask, np.random.default_rng(0),
+        rep, _, s = R.refine(mix[tr], [(0, 2), (2, 4)], scm.edgeless_prior(D), mask, np.random.default_rng(0),
                              z_val=val, val_grams=vg, grams=[g[tr] for g in grams], ima=10.0, ima_final=ima_final,
                              max_iter=100, screen_iter=30)
         return rep, s, mix
@@ -255,7 +248,7 @@ def test_noise_density_of_the_refit_logistic_mixes_uniform_sources_mixture_does_
     z = np.random.default_rng(0).uniform(-1, 1, size=(1500, 2))
     mix = z @ _rotation(0.6).T
     mask = np.tril(np.ones((2, 2), dtype=bool), -1)
-    mixture = _untrained_prior(2)
+    mixture = scm.edgeless_prior(2)
     logistic = {k: mixture[k] for k in R.LOGISTIC_KEYS}
     before = M.mcc(z, mix)["mcc"]
     after = {}
