@@ -95,7 +95,7 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     m.fit(data.rows(tr), progress=True)
     fit_s = time.perf_counter() - t0
-    epochs = len(m.history_)
+    epochs = m.epochs_run_  # every epoch trained, over all initialisations
     scores = score_latents(m.transform(data.rows(tr)), m.transform(data.rows(te)),
                            data.latents[tr], data.latents[te], data.truth(), seed=args.seed)
 

@@ -93,11 +93,17 @@ def run_benchmark(seeds: Sequence[int] = (0, 1, 2, 3, 4), rows: int = 10_000, mn
             refit = method.model.refine_seconds_
             rec.update({"method": name, "seed": int(seed), "fit_seconds": secs, "refit_seconds": refit,
                         "epochs": len(hist), "best_epoch": method.model.best_epoch_, "steps": method.model.steps_,
-                        "epochs_per_s": len(hist) / (secs - refit) if secs > refit else float("nan")})
+                        "epochs_trained": method.model.epochs_run_,
+                        "epochs_per_s": method.model.epochs_run_ / (secs - refit) if secs > refit else float("nan")})
             if name == "crl":
                 rec.update(score_learned_graph(method.model.learned_graph(), rec["match"], truth))
                 # what the refit did: the orders chosen, whether each stage passed its validation check
                 rec["refit"] = method.model.refine_summary_
+                # with restarts: each initialisation's selection score and the one kept
+                if method.model.config.restarts > 1:
+                    rec["restarts"] = {"select": method.model.config.restart_select,
+                                       "scores": method.model.restart_scores_,
+                                       "chosen": method.model.restart_chosen_}
             runs.append(rec)
             if log is not None:
                 log(f"seed {seed} {name}: MCC {rec['mcc_pearson']:.3f} R2 {rec['r2']:.3f} "

@@ -108,6 +108,11 @@ class CRLConfig:
     #: one - see results/benchmarks/crl_experiments.md). 1 = no restarts.
     restarts: int = 1
     restart_epochs: int = 15
+    #: how restarts choose: ``val_loss`` (short runs of ``restart_epochs``, the lowest validation
+    #: loss continues) or ``crossmodal`` (every initialisation trained in full, the one whose latents
+    #: keep the most information shared between modalities is kept: see
+    #: :mod:`causaltraits.crl.selection`; needs two modalities with latents)
+    restart_select: str = "val_loss"
     #: after training, refit each block of latents (shared; each modality's own) by an invertible
     #: map that maximises the part of the objective such a map changes: the structural-model
     #: prior's log-density minus ``refine_ima`` times the decoders' independent-mechanism contrast
@@ -165,6 +170,10 @@ class CRLConfig:
             raise ParameterError("combine='independent' is deterministic and has no shared latents")
         if self.anchor_input not in ("concat", "mean"):
             raise ParameterError(f"anchor_input must be concat or mean, got {self.anchor_input!r}")
+        if self.restart_select not in ("val_loss", "crossmodal"):
+            raise ParameterError(f"restart_select must be val_loss or crossmodal, got {self.restart_select!r}")
+        if self.restart_select == "crossmodal" and sum(d > 0 for d in self.latent_dims) < 2:
+            raise ParameterError("restart_select='crossmodal' needs two modalities with their own latents")
         if self.restarts < 1 or self.restart_epochs < 1:
             raise ParameterError(f"restarts and restart_epochs must be >= 1, got {self.restarts}, {self.restart_epochs}")
         if self.refine_ima_final is not None and not self.refine_ima_final >= 0:
@@ -571,15 +580,34 @@ class MultiMeasurementCRL:
         anchors = self._ica_anchors(Xs, tr_idx, rng) if cfg.anchor > 0 else None
         bs = len(tr_idx) if cfg.full_batch else min(cfg.batch_size, len(tr_idx))
         self.history_ = []
+        self.epochs_run_ = 0  # every epoch trained, over all initialisations (history_: the kept one's)
         self.restart_scores_: list[float] = []
         t0 = time.perf_counter()
         bar = None
-        first = min(cfg.restart_epochs, cfg.epochs) if cfg.restarts > 1 else 0
+        full = cfg.restarts > 1 and cfg.restart_select == "crossmodal"
+        first = (cfg.epochs if full else min(cfg.restart_epochs, cfg.epochs)) if cfg.restarts > 1 else 0
         if progress:
             from tqdm.auto import tqdm
             bar = tqdm(total=cfg.epochs + first * (len(init_rngs) - 1), desc="crl fit", unit="epoch", leave=False)
         try:
-            if cfg.restarts > 1:
+            if full:
+                # every initialisation trained in full; keep the one whose latents share the most
+                # information across modalities (held-out, label-free; see crl.selection)
+                cands = []
+                for r, irng in enumerate(init_rngs):
+                    if r:
+                        self._build(dims, irng)
+                    state = self._new_state()
+                    hist = self._train_epochs(range(cfg.epochs), state, Xs, tr_idx, Xval, anchors, bs, rng,
+                                              bar, callback)
+                    if np.isfinite(state["best"][0]):
+                        self.store_.theta[...] = state["best"][1]
+                    self.restart_scores_.append(self._crossmodal_score(Xs, tr_idx, val_idx))
+                    cands.append((self.store_.theta.copy(), state, hist))
+                self.restart_chosen_ = int(np.argmax(self.restart_scores_))
+                theta, state, self.history_ = cands[self.restart_chosen_]
+                self.store_.theta[...] = theta
+            elif cfg.restarts > 1:
                 # short runs from several initialisations; keep the one with the lowest
                 # validation loss (model selection on the validation part of train only)
                 cands = []
@@ -619,6 +647,19 @@ class MultiMeasurementCRL:
         self.graph_weights_ = self._graph_strengths(Xs)
         return self
 
+    def _crossmodal_score(self, Xs, tr_idx: np.ndarray, val_idx: np.ndarray) -> float:
+        """The current parameters' cross-modal score (:func:`~causaltraits.crl.selection.crossmodal_score`
+        of the modalities' own latents): fitted on up to 4,000 training rows, measured on the
+        validation rows (on the same training rows when there are none)."""
+        from causaltraits.crl.selection import crossmodal_score
+
+        fit_rows = np.sort(tr_idx[:4000])
+        ev_rows = val_idx if len(val_idx) else fit_rows
+        Z_fit = self._encode([[x[fit_rows] for x in mod] for mod in Xs], keep=False)[1].astype(np.float64)
+        Z_ev = self._encode([[x[ev_rows] for x in mod] for mod in Xs], keep=False)[1].astype(np.float64)
+        blocks = [(sl.start, sl.stop) for sl in self._latent_slices() if sl.stop > sl.start]
+        return crossmodal_score(Z_fit, Z_ev, blocks)
+
     def _new_state(self) -> dict:
         """Optimiser and early-stopping state of one training run from the current parameters."""
         return {"opt": Adam(self.store_.theta.size, self.dtype_, lr=self.config.lr), "steps": 0,
@@ -650,6 +691,7 @@ class MultiMeasurementCRL:
             rec = {"epoch": epoch + 1, "train_loss": tot / max(cnt, 1), "val_loss": float(val),
                    "seconds": time.perf_counter() - te}
             history.append(rec)
+            self.epochs_run_ += 1
             if callback is not None:
                 callback(rec)
             if bar is not None:

@@ -176,7 +176,7 @@ def fit_dataset(ds, run: Run, seed: int = 0, latent_dims: dict[str, int] | None 
     run.write_json("metrics.json", metrics)
     refit = model.refine_seconds_
     timings = {"fit": model.fit_seconds_, "refit": refit, "total": time.perf_counter() - t_start,
-               "epochs_per_s": len(model.history_) / max(model.fit_seconds_ - refit, 1e-9)}
+               "epochs_per_s": model.epochs_run_ / max(model.fit_seconds_ - refit, 1e-9)}
     params = {"latent_dims": dict(zip(names, cfg.latent_dims)), "n_shared": n_shared, "epochs": epochs,
               "config": model.config.__dict__}
     manifest = base_manifest("crl fit", ds, params, seed)

@@ -164,6 +164,28 @@ def test_restarts_keep_the_lowest_validation_loss_and_are_seeded():
     assert a.store_.theta.tobytes() == b.store_.theta.tobytes()
 
 
+def test_crossmodal_restarts_keep_the_highest_score_and_are_seeded():
+    X, _ = _toy()
+    cfg = CRLConfig(**{**SMALL, "epochs": 4, "restarts": 2, "restart_select": "crossmodal"})
+    a = MultiMeasurementCRL(cfg, seed=5).fit(X)
+    assert len(a.restart_scores_) == 2 and a.restart_scores_[0] != a.restart_scores_[1]
+    assert a.restart_chosen_ == int(np.argmax(a.restart_scores_))
+    # both initialisations trained in full; the history is the kept one's
+    assert a.epochs_run_ == 2 * cfg.epochs and len(a.history_) == cfg.epochs
+    # the kept parameters are the chosen candidate's: its score, recomputed on the fit's own split
+    rng = np.random.default_rng(5)
+    [rng.integers(2**63 - 1) for _ in range(2)]
+    perm = rng.permutation(300)
+    val, tr = np.sort(perm[:30]), perm[30:]
+    assert a._crossmodal_score(a._scale(X), tr, val) == a.restart_scores_[a.restart_chosen_]
+    b = MultiMeasurementCRL(cfg, seed=5).fit(X)
+    assert a.store_.theta.tobytes() == b.store_.theta.tobytes() and a.restart_scores_ == b.restart_scores_
+    with pytest.raises(ParameterError, match="two modalities"):
+        MultiMeasurementCRL(CRLConfig(latent_dims=[2, 0], restarts=2, restart_select="crossmodal"))
+    with pytest.raises(ParameterError, match="restart_select"):
+        MultiMeasurementCRL(CRLConfig(restart_select="loss"))
+
+
 def test_ica_anchor_on_measurement_average():
     X, _ = _toy()
     cfg = CRLConfig(**{**SMALL, "anchor": 1.0, "anchor_input": "mean"})
