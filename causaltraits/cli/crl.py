@@ -61,12 +61,15 @@ def benchmark(seeds: int, rows: int, mnist: str | None, epochs: int, methods: st
 @click.option("--pc-test", type=click.Choice(["fisherz", "gcm"]), default="fisherz", show_default=True,
               help="CI test of the PC graphs over the latents; gcm regresses on splines of the "
                    "conditioning latents, so a monotone map of a latent does not add edges.")
+@click.option("--restarts", default=1, show_default=True, type=int,
+              help="Initialisations trained in full; the one whose face and text latents share the "
+                   "most information (held-out, no labels) is kept. N times the training time.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of all randomness.")
 @click.option("--out", metavar="DIR", type=click.Path(file_okay=False), help="Run directory.")
 @click.option("--force", is_flag=True, help="Replace a non-empty --out once the run is complete.")
 @click.option("--report", "make_report", is_flag=True, help="Also build the PDF report.")
 def fit(ds, text_latents: int, face_latents: int, shared: int, epochs: int, ica_init: bool, refine: bool,
-        pc_test: str, seed: int, out: str | None, force: bool, make_report: bool) -> None:
+        pc_test: str, restarts: int, seed: int, out: str | None, force: bool, make_report: bool) -> None:
     """Fit the CRL model to the face and text embeddings; write latents, graphs and metrics."""
     from causaltraits.crl.pipeline import fit_dataset
     from causaltraits.runs import check_output_dir, open_run
@@ -76,12 +79,18 @@ def fit(ds, text_latents: int, face_latents: int, shared: int, epochs: int, ica_
             raise ParameterError(f"{name} must be >= 0, got {v}")
     if epochs < 1:
         raise ParameterError(f"--epochs must be >= 1, got {epochs}")
+    if restarts < 1:
+        raise ParameterError(f"--restarts must be >= 1, got {restarts}")
+    if restarts > 1 and min(text_latents, face_latents) == 0:
+        raise ParameterError("--restarts chooses by what the face and text latents share: it needs "
+                             "--text-latents and --face-latents >= 1")
     if out is not None:
         check_output_dir(out, force=force)
     with open_run(out, f"crl-{ds.name}", force=force) as run:
         m = fit_dataset(ds, run, seed=seed, latent_dims={"text": text_latents, "face": face_latents},
                         n_shared=shared, epochs=epochs, progress=True, refine=refine, pc_test=pc_test,
-                        **({} if ica_init else {"anchor": 0.0}))
+                        **({} if ica_init else {"anchor": 0.0}),
+                        **({"restarts": restarts, "restart_select": "crossmodal"} if restarts > 1 else {}))
     click.echo(f"CRL fit on {ds.name}: {m['rows_used']} rows, {m['epochs_run']} epochs in {m['timings_s']['fit']:.1f} s")
     if "truth" in m:
         t = m["truth"]

@@ -5,6 +5,7 @@
 - :mod:`~causaltraits.crl.scm`       the latent structural model: exact density, numba forward/backward
 - :mod:`~causaltraits.crl.model`     :class:`MultiMeasurementCRL`, the multimodal multi-measurement model
 - :mod:`~causaltraits.crl.refine`    the post-training refit of each block's latent coordinates
+- :mod:`~causaltraits.crl.selection` the label-free score that chooses among initialisations
 - :mod:`~causaltraits.crl.baselines` autoencoder, beta-VAE, published-code configuration
 - :mod:`~causaltraits.crl.digits`    the variant-digits generator (sklearn digits or MNIST IDX)
 - :mod:`~causaltraits.crl.metrics`   MCC (Hungarian), kernel-ridge R^2, PC over latents, graph scores

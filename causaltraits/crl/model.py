@@ -217,6 +217,9 @@ class MultiMeasurementCRL:
     latent_names_ : names of the latents (``s1.., z<m>_<i>``)
     graph_weights_ : learned edge strengths (j -> i in ``[i, j]``)
     fit_seconds_ : wall time of ``fit``
+    epochs_run_ : epochs trained over all initialisations (``history_`` holds the kept one's)
+    restart_scores_, restart_chosen_ : with ``restarts > 1``, each initialisation's selection score
+        (validation loss, or the cross-modal score) and the index of the one kept
 
     Examples
     --------

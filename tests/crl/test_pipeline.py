@@ -67,6 +67,20 @@ def test_fit_dataset_records_the_refit_when_asked(tmp_path):
     assert "refit" not in json.loads((tmp_path / "off" / "metrics.json").read_text())
 
 
+def test_fit_dataset_records_the_restarts(tmp_path):
+    ds = _dataset(n=160)
+    with open_run(tmp_path / "r", "tiny") as run:
+        m = fit_dataset(ds, run, seed=0, latent_dims={"text": 2, "face": 1}, epochs=3, hidden=[16],
+                        restarts=2, restart_select="crossmodal")
+    rec = json.loads((tmp_path / "r" / "metrics.json").read_text())["restarts"]
+    assert rec["select"] == "crossmodal" and len(rec["scores"]) == 2
+    assert rec["chosen"] == int(np.argmax(rec["scores"])) and rec["epochs_trained"] == 6
+    assert m["epochs_run"] == 3  # the kept initialisation's
+    with open_run(tmp_path / "one", "tiny") as run:
+        assert "restarts" not in fit_dataset(ds, run, seed=0, latent_dims={"text": 2, "face": 1}, epochs=1,
+                                             hidden=[8])
+
+
 def test_fit_dataset_pc_test_gcm(tmp_path):
     from causaltraits.crl import metrics as M
     from causaltraits.discovery.graph import Graph
