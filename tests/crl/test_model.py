@@ -186,6 +186,36 @@ def test_crossmodal_restarts_keep_the_highest_score_and_are_seeded():
         MultiMeasurementCRL(CRLConfig(restart_select="loss"))
 
 
+def test_sharpened_decoders_fit_the_means_better_and_leave_the_model_alone():
+    X, _ = _toy(n=400)
+    m = MultiMeasurementCRL(CRLConfig(**{**SMALL, "epochs": 6, "refine": False}), seed=2).fit(X)
+    theta = m.store_.theta.copy()
+    Xs = m._scale(X)
+    tr, va = np.arange(100, 400), np.arange(100)
+    part = lambda rows: [[x[rows] for x in mod] for mod in Xs]
+    outs, mu = m._encode(part(tr), keep=False)
+    outs_v, mu_v = m._encode(part(va), keep=False)
+    inp, inp_v = m._decoder_inputs(mu, outs), m._decoder_inputs(mu_v, outs_v)
+
+    def err(decs):
+        return sum(float(np.sum((decs[i][k].forward(inp_v[i][k], keep=False) - part(va)[i][k]) ** 2))
+                   for i in range(2) for k in range(len(Xs[i])))
+
+    m.config.refine_decoder_epochs = 40
+    sharp = m._sharpened_decoders(part(tr), inp, part(va), inp_v, np.random.default_rng(0))
+    assert err(sharp) < 0.9 * err(m.dec_)  # the copies fit the observations at the means better
+    assert m.store_.theta.tobytes() == theta.tobytes()  # the model's own decoders are untouched
+    g_own = m._decoder_grams(part(tr), mu, outs)
+    g_sharp = m._decoder_grams(part(tr), mu, outs, sharp)
+    assert [g.shape for g in g_own] == [g.shape for g in g_sharp] and not np.allclose(g_own[0], g_sharp[0])
+    # and the refit with them is seeded like the rest of the fit
+    cfg = CRLConfig(**{**SMALL, "epochs": 3, "refine_decoder_epochs": 3})
+    a, b = (MultiMeasurementCRL(cfg, seed=1).fit(X) for _ in range(2))
+    assert a.transform(X).tobytes() == b.transform(X).tobytes() and a.refine_summary_ is not None
+    with pytest.raises(ParameterError, match="refine_decoder_epochs"):
+        MultiMeasurementCRL(CRLConfig(refine_decoder_epochs=-1))
+
+
 def test_ica_anchor_on_measurement_average():
     X, _ = _toy()
     cfg = CRLConfig(**{**SMALL, "anchor": 1.0, "anchor_input": "mean"})
