@@ -22,7 +22,9 @@ What. Per block an invertible map::
 (for a block of one latent only the affine part). Its parameters and the prior's are fitted
 jointly on the encoded training rows: maximise ``log p_scm(r(z)) + sum log|det A|`` minus
 ``ima`` times the IMA contrast of the decoders' Jacobian in the new coordinates, ``J R^-1``
-(``J`` the trained decoders' Jacobian at each row, passed in as Gram matrices; ``R = dr/dz``).
+(``J`` the decoders' Jacobian at each row, passed in as Gram matrices - the model takes it from
+copies of its decoders fine-tuned at the posterior means, ``CRLConfig.refine_decoder_epochs``;
+``R = dr/dz``).
 ``ima = 1`` is the ELBO's own weight; the model's default leans harder on the principle (10),
 then settles the coordinates in a last stage at weight 1 (see
 :class:`~causaltraits.crl.model.CRLConfig`). L-BFGS on the full batch, a small ridge on the
