@@ -92,6 +92,10 @@ def fit(ds, text_latents: int, face_latents: int, shared: int, epochs: int, ica_
                         **({} if ica_init else {"anchor": 0.0}),
                         **({"restarts": restarts, "restart_select": "crossmodal"} if restarts > 1 else {}))
     click.echo(f"CRL fit on {ds.name}: {m['rows_used']} rows, {m['epochs_run']} epochs in {m['timings_s']['fit']:.1f} s")
+    if "restarts" in m:
+        r = m["restarts"]
+        click.echo(f"kept initialisation {r['chosen'] + 1} of {len(r['scores'])} (cross-modal scores "
+                   f"{', '.join(f'{x:.3f}' for x in r['scores'])}; {r['epochs_trained']} epochs trained in all)")
     if "truth" in m:
         t = m["truth"]
         click.echo(f"recovery on test rows: MCC {t['mcc_pearson']:.3f} (Spearman {t['mcc_spearman']:.3f}), "

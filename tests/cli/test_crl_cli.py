@@ -47,6 +47,16 @@ def test_fit_demo_writes_run_directory(tmp_path):
     assert model.latent_names_[0] == "z1_1"
 
 
+@pytest.mark.slow
+def test_fit_demo_with_restarts_names_the_kept_initialisation(tmp_path):
+    out = tmp_path / "fit"
+    r = _run(["crl", "fit", "--dataset", "athle-demo", "--epochs", "2", "--restarts", "2", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    m = json.loads((out / "metrics.json").read_text())["restarts"]
+    assert m["epochs_trained"] == 4 and len(m["scores"]) == 2
+    assert f"kept initialisation {m['chosen'] + 1} of 2" in r.output and "4 epochs trained in all" in r.output
+
+
 def test_output_errors_are_one_line_and_write_nothing(tmp_path):
     out = tmp_path / "busy"
     out.mkdir()
