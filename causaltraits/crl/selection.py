@@ -31,16 +31,12 @@ RIDGE = 1e-3
 
 
 def _coordinate_bases(Z_fit: np.ndarray, Z: np.ndarray, knots: int) -> list[np.ndarray]:
-    """Per column of ``Z``: [1, s, s^2, s^3, (s - q)^3_+ ...] with ``s`` standardised and the knots
-    ``q`` at quantiles of the fitting rows ``Z_fit`` (so held-out rows get the same basis)."""
-    out = []
-    for c_fit, c in zip(np.asarray(Z_fit, float).T, np.asarray(Z, float).T):
-        mu, sd = c_fit.mean(), max(c_fit.std(), 1e-12)
-        s_fit, s = (c_fit - mu) / sd, (c - mu) / sd
-        qs = np.unique(np.quantile(s_fit, np.linspace(0.0, 1.0, knots + 2)[1:-1]))
-        out.append(np.column_stack([np.ones_like(s), s, s ** 2, s ** 3,
-                                    *(np.clip(s - q, 0.0, None) ** 3 for q in qs)]))
-    return out
+    """Per column of ``Z``: a constant and its cubic-spline terms (:func:`~causaltraits.independence.gcm.cubic_terms`,
+    scale and knots from the fitting rows ``Z_fit``, so held-out rows get the same basis)."""
+    from causaltraits.independence.gcm import cubic_terms
+
+    return [np.column_stack([np.ones(len(c)), *cubic_terms(c_fit, c, knots)])
+            for c_fit, c in zip(np.asarray(Z_fit, float).T, np.asarray(Z, float).T)]
 
 
 def block_features(Z_fit: np.ndarray, Z: np.ndarray, knots: int = KNOTS) -> np.ndarray:

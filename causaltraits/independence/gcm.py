@@ -38,24 +38,33 @@ from causaltraits.errors import ParameterError
 from causaltraits.independence.base import CITest, register
 from causaltraits.independence.kernels import is_constant
 
-__all__ = ["GCM", "spline_design"]
+__all__ = ["GCM", "cubic_terms", "spline_design"]
+
+
+def cubic_terms(c_fit: np.ndarray, c: np.ndarray | None = None, knots: int = 5) -> list[np.ndarray]:
+    """A cubic regression spline's terms of one column: ``s``, ``s^2``, ``s^3`` and ``(s - q)^3_+``
+    at ``knots`` interior quantiles ``q``, with ``s`` standardised. Scale and knots come from the
+    fitting values ``c_fit``; the terms are those of ``c`` (default: ``c_fit`` itself), so rows
+    held out get the same basis."""
+    c_fit = np.asarray(c_fit, dtype=np.float64)
+    c = c_fit if c is None else np.asarray(c, dtype=np.float64)
+    mu, sd = c_fit.mean(), max(c_fit.std(), 1e-12)
+    s_fit, s = (c_fit - mu) / sd, (c - mu) / sd
+    qs = np.unique(np.quantile(s_fit, np.linspace(0.0, 1.0, knots + 2)[1:-1]))
+    return [s, s ** 2, s ** 3, *(np.clip(s - q, 0.0, None) ** 3 for q in qs)]
 
 
 def spline_design(Z: np.ndarray, knots: int = 5) -> np.ndarray:
     """The regression design of :class:`GCM` for conditioning columns ``Z`` (rows x k): an
     intercept, then per column either indicators of its values (at most ``knots + 3`` distinct
-    values; the first value dropped, so a constant column adds none) or its standardised value,
-    square, cube and ``(value - q)^3_+`` at ``knots`` interior quantiles ``q``."""
+    values; the first value dropped, so a constant column adds none) or its :func:`cubic_terms`."""
     cols = [np.ones(len(Z))]
     for c in np.asarray(Z, dtype=np.float64).T:
         values = np.unique(c)
         if len(values) <= knots + 3:
             cols.extend((c == v).astype(np.float64) for v in values[1:])
             continue
-        s = (c - c.mean()) / c.std()
-        cols.extend((s, s ** 2, s ** 3))
-        for q in np.unique(np.quantile(s, np.linspace(0.0, 1.0, knots + 2)[1:-1])):
-            cols.append(np.clip(s - q, 0.0, None) ** 3)
+        cols.extend(cubic_terms(c, knots=knots))
     return np.column_stack(cols)
 
 
