@@ -100,10 +100,8 @@ def run_benchmark(seeds: Sequence[int] = (0, 1, 2, 3, 4), rows: int = 10_000, mn
                 # what the refit did: the orders chosen, whether each stage passed its validation check
                 rec["refit"] = method.model.refine_summary_
                 # with restarts: each initialisation's selection score and the one kept
-                if method.model.config.restarts > 1:
-                    rec["restarts"] = {"select": method.model.config.restart_select,
-                                       "scores": method.model.restart_scores_,
-                                       "chosen": method.model.restart_chosen_}
+                if method.model.restarts_summary() is not None:
+                    rec["restarts"] = method.model.restarts_summary()
             runs.append(rec)
             if log is not None:
                 log(f"seed {seed} {name}: MCC {rec['mcc_pearson']:.3f} R2 {rec['r2']:.3f} "

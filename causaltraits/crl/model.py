@@ -283,7 +283,7 @@ class MultiMeasurementCRL:
             for k, d in enumerate(mod):
                 n_out = S + L + c + (S + L if self._amortised else 0)
                 encs.append(MLP(st, f"enc{m}.{k}", [d, *cfg.hidden, n_out], "elu", "linear"))
-                decs.append(MLP(st, f"dec{m}.{k}", [S + L + c, *reversed(cfg.hidden), d], "leaky", "linear"))
+                decs.append(self._decoder(st, m, k, S + L + c, d))
             self.enc_.append(encs)
             self.dec_.append(decs)
         D = self.D
@@ -310,6 +310,10 @@ class MultiMeasurementCRL:
         for m, L in enumerate(cfg.latent_dims):
             names += [f"z{m + 1}_{i + 1}" for i in range(L)]
         self.latent_names_ = names
+
+    def _decoder(self, st: ParamStore, m: int, k: int, n_in: int, d: int) -> MLP:
+        """Measurement ``k`` of modality ``m``'s decoder (``n_in`` inputs, ``d`` outputs) in ``st``."""
+        return MLP(st, f"dec{m}.{k}", [n_in, *reversed(self.config.hidden), d], "leaky", "linear")
 
     @property
     def _amortised(self) -> bool:
@@ -605,26 +609,11 @@ class MultiMeasurementCRL:
             from tqdm.auto import tqdm
             bar = tqdm(total=cfg.epochs + first * (len(init_rngs) - 1), desc="crl fit", unit="epoch", leave=False)
         try:
-            if full:
-                # every initialisation trained in full; keep the one whose latents share the most
-                # information across modalities (held-out, label-free; see crl.selection)
-                cands = []
-                for r, irng in enumerate(init_rngs):
-                    if r:
-                        self._build(dims, irng)
-                    state = self._new_state()
-                    hist = self._train_epochs(range(cfg.epochs), state, Xs, tr_idx, Xval, anchors, bs, rng,
-                                              bar, callback)
-                    if np.isfinite(state["best"][0]):
-                        self.store_.theta[...] = state["best"][1]
-                    self.restart_scores_.append(self._crossmodal_score(Xs, tr_idx, val_idx))
-                    cands.append((self.store_.theta.copy(), state, hist))
-                self.restart_chosen_ = int(np.argmax(self.restart_scores_))
-                theta, state, self.history_ = cands[self.restart_chosen_]
-                self.store_.theta[...] = theta
-            elif cfg.restarts > 1:
-                # short runs from several initialisations; keep the one with the lowest
-                # validation loss (model selection on the validation part of train only)
+            if cfg.restarts > 1:
+                # several initialisations, each trained ``first`` epochs (in full with
+                # ``crossmodal``); keep the one with the lowest validation loss (model selection on
+                # the validation part of train only), or with ``crossmodal`` the one whose latents
+                # share the most information across modalities (held-out, label-free; crl.selection)
                 cands = []
                 for r, irng in enumerate(init_rngs):
                     if r:
@@ -632,12 +621,16 @@ class MultiMeasurementCRL:
                     state = self._new_state()
                     hist = self._train_epochs(range(first), state, Xs, tr_idx, Xval, anchors, bs, rng,
                                               bar, callback)
-                    cands.append((state["best"][0], state, hist))
-                    self.restart_scores_.append(float(state["best"][0]))
-                _, state, hist = min(cands, key=lambda c: c[0])
+                    if full:
+                        if np.isfinite(state["best"][0]):
+                            self.store_.theta[...] = state["best"][1]
+                        self.restart_scores_.append(self._crossmodal_score(Xs, tr_idx, val_idx))
+                    else:
+                        self.restart_scores_.append(float(state["best"][0]))
+                    cands.append((state, hist))
+                self.restart_chosen_ = int((np.argmax if full else np.argmin)(self.restart_scores_))
+                state, self.history_ = cands[self.restart_chosen_]
                 self.store_.theta[...] = state["theta"]
-                self.history_ = hist
-                self.restart_chosen_ = int(np.argmin(self.restart_scores_))
             else:
                 state = self._new_state()
             if not state["stopped"]:
@@ -672,8 +665,15 @@ class MultiMeasurementCRL:
         ev_rows = val_idx if len(val_idx) else fit_rows
         Z_fit = self._encode([[x[fit_rows] for x in mod] for mod in Xs], keep=False)[1].astype(np.float64)
         Z_ev = self._encode([[x[ev_rows] for x in mod] for mod in Xs], keep=False)[1].astype(np.float64)
-        blocks = [(sl.start, sl.stop) for sl in self._latent_slices() if sl.stop > sl.start]
-        return crossmodal_score(Z_fit, Z_ev, blocks)
+        return crossmodal_score(Z_fit, Z_ev, self._own_blocks())
+
+    def restarts_summary(self) -> dict | None:
+        """With ``restarts > 1``: how the initialisation was chosen, each one's score, the index of
+        the one kept and the epochs trained over all of them (None with one initialisation)."""
+        if self.config.restarts < 2:
+            return None
+        return {"select": self.config.restart_select, "scores": self.restart_scores_,
+                "chosen": self.restart_chosen_, "epochs_trained": self.epochs_run_}
 
     def _new_state(self) -> dict:
         """Optimiser and early-stopping state of one training run from the current parameters."""
@@ -779,8 +779,11 @@ class MultiMeasurementCRL:
     # ------------------------------------------------------------------ refit of the coordinates
     def _blocks(self) -> list[tuple[int, int]]:
         S = self.config.n_shared
-        blocks = [(0, S)] if S else []
-        return blocks + [(sl.start, sl.stop) for sl in self._latent_slices() if sl.stop > sl.start]
+        return ([(0, S)] if S else []) + self._own_blocks()
+
+    def _own_blocks(self) -> list[tuple[int, int]]:
+        """[start, stop) of each modality's own latents (modalities without any left out)."""
+        return [(sl.start, sl.stop) for sl in self._latent_slices() if sl.stop > sl.start]
 
     def _decoder_inputs(self, mu: np.ndarray, outs) -> list[list[np.ndarray]]:
         """Each decoder's input at the posterior means: its latents and its noise code's mean."""
@@ -800,8 +803,8 @@ class MultiMeasurementCRL:
         measurement, early stopping on the validation rows (patience 5). Returns the decoders."""
         cfg = self.config
         st = ParamStore(self.dtype_)
-        decs = [[MLP(st, f"dec{m}.{k}", [inputs[m][k].shape[1], *reversed(cfg.hidden), x.shape[1]], "leaky", "linear")
-                 for k, x in enumerate(mod)] for m, mod in enumerate(Xb)]
+        decs = [[self._decoder(st, m, k, inputs[m][k].shape[1], x.shape[1]) for k, x in enumerate(mod)]
+                for m, mod in enumerate(Xb)]
         st.allocate(np.random.default_rng(0))
         for name in st.views:
             st.views[name][...] = self.store_[name]

@@ -147,10 +147,9 @@ def fit_dataset(ds, run: Run, seed: int = 0, latent_dims: dict[str, int] | None 
     if model.refine_summary_ is not None:
         # was the refit of the coordinates kept, and by how much it moved the validation objective
         metrics["refit"] = model.refine_summary_
-    if model.config.restarts > 1:
+    if model.restarts_summary() is not None:
         # every initialisation's selection score, the one kept, and the epochs trained in all
-        metrics["restarts"] = {"select": model.config.restart_select, "scores": model.restart_scores_,
-                               "chosen": model.restart_chosen_, "epochs_trained": model.epochs_run_}
+        metrics["restarts"] = model.restarts_summary()
     if ds.latents is not None:
         true = ds.latents.to_numpy(dtype=np.float64)[rows]
         tnames = list(ds.latents.columns)
