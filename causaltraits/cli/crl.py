@@ -64,12 +64,17 @@ def benchmark(seeds: int, rows: int, mnist: str | None, epochs: int, methods: st
 @click.option("--restarts", default=1, show_default=True, type=int,
               help="Initialisations trained in full; the one whose face and text latents share the "
                    "most information (held-out, no labels) is kept. N times the training time.")
+@click.option("--content-correction", is_flag=True,
+              help="After training, correct the face and the text latent that share the most with the "
+                   "other modality by a few terms of their modality's other latents, to share more "
+                   "(assumes one latent per modality carries what the two share).")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of all randomness.")
 @click.option("--out", metavar="DIR", type=click.Path(file_okay=False), help="Run directory.")
 @click.option("--force", is_flag=True, help="Replace a non-empty --out once the run is complete.")
 @click.option("--report", "make_report", is_flag=True, help="Also build the PDF report.")
 def fit(ds, text_latents: int, face_latents: int, shared: int, epochs: int, ica_init: bool, refine: bool,
-        pc_test: str, restarts: int, seed: int, out: str | None, force: bool, make_report: bool) -> None:
+        pc_test: str, restarts: int, content_correction: bool, seed: int, out: str | None, force: bool,
+        make_report: bool) -> None:
     """Fit the CRL model to the face and text embeddings; write latents, graphs and metrics."""
     from causaltraits.crl.pipeline import fit_dataset
     from causaltraits.runs import check_output_dir, open_run
@@ -84,18 +89,25 @@ def fit(ds, text_latents: int, face_latents: int, shared: int, epochs: int, ica_
     if restarts > 1 and min(text_latents, face_latents) == 0:
         raise ParameterError("--restarts chooses by what the face and text latents share: it needs "
                              "--text-latents and --face-latents >= 1")
+    if content_correction and (shared or min(text_latents, face_latents) == 0):
+        raise ParameterError("--content-correction corrects by what the face and text latents share: it "
+                             "needs --text-latents and --face-latents >= 1 and --shared 0")
     if out is not None:
         check_output_dir(out, force=force)
     with open_run(out, f"crl-{ds.name}", force=force) as run:
         m = fit_dataset(ds, run, seed=seed, latent_dims={"text": text_latents, "face": face_latents},
                         n_shared=shared, epochs=epochs, progress=True, refine=refine, pc_test=pc_test,
                         **({} if ica_init else {"anchor": 0.0}),
-                        **({"restarts": restarts, "restart_select": "crossmodal"} if restarts > 1 else {}))
+                        **({"restarts": restarts, "restart_select": "crossmodal"} if restarts > 1 else {}),
+                        **({"content_correction": True} if content_correction else {}))
     click.echo(f"CRL fit on {ds.name}: {m['rows_used']} rows, {m['epochs_run']} epochs in {m['timings_s']['fit']:.1f} s")
     if "restarts" in m:
         r = m["restarts"]
         click.echo(f"kept initialisation {r['chosen'] + 1} of {len(r['scores'])} (cross-modal scores "
                    f"{', '.join(f'{x:.3f}' for x in r['scores'])}; {r['epochs_trained']} epochs trained in all)")
+    for c in m.get("content_correction", []):
+        click.echo(f"content correction of {c['column']}: canonical correlation with the other modality "
+                   f"{c['canonical_correlation_before']:.3f} -> {c['canonical_correlation_after']:.3f}")
     if "truth" in m:
         t = m["truth"]
         click.echo(f"recovery on test rows: MCC {t['mcc_pearson']:.3f} (Spearman {t['mcc_spearman']:.3f}), "

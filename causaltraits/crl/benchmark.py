@@ -100,6 +100,8 @@ def run_benchmark(seeds: Sequence[int] = (0, 1, 2, 3, 4), rows: int = 10_000, mn
                 # what the refit did: the orders chosen, whether each stage passed its validation check
                 rec["refit"] = method.model.refine_summary_
                 # with restarts: each initialisation's selection score and the one kept
+                if method.model.content_summary() is not None:
+                    rec["content"] = method.model.content_summary()
                 if method.model.restarts_summary() is not None:
                     rec["restarts"] = method.model.restarts_summary()
             runs.append(rec)

@@ -147,6 +147,9 @@ def fit_dataset(ds, run: Run, seed: int = 0, latent_dims: dict[str, int] | None 
     if model.refine_summary_ is not None:
         # was the refit of the coordinates kept, and by how much it moved the validation objective
         metrics["refit"] = model.refine_summary_
+    if model.content_summary() is not None:
+        # the corrected columns (named as in latents.parquet) and what they share before and after
+        metrics["content_correction"] = [{**c, "column": rename[c["column"]]} for c in model.content_summary()]
     if model.restarts_summary() is not None:
         # every initialisation's selection score, the one kept, and the epochs trained in all
         metrics["restarts"] = model.restarts_summary()

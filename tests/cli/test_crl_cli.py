@@ -66,7 +66,8 @@ def test_output_errors_are_one_line_and_write_nothing(tmp_path):
     assert "not empty" in r.output and "Traceback" not in r.output
     assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]
     for args, what in ((["--restarts", "0"], "--restarts must be >= 1"),
-                       (["--restarts", "2", "--face-latents", "0"], "--face-latents >= 1")):
+                       (["--restarts", "2", "--face-latents", "0"], "--face-latents >= 1"),
+                       (["--content-correction", "--shared", "1"], "--shared 0")):
         r = CliRunner().invoke(cli, ["crl", "fit", "--dataset", "athle-demo", *args])
         assert r.exit_code == 2 and what in r.output and "Traceback" not in r.output
     r = CliRunner().invoke(cli, ["crl", "benchmark", "--seeds", "0"])

@@ -81,6 +81,21 @@ def test_fit_dataset_records_the_restarts(tmp_path):
                                              hidden=[8])
 
 
+def test_fit_dataset_records_the_content_correction(tmp_path):
+    ds = _dataset(n=160)
+    with open_run(tmp_path / "c", "tiny") as run:
+        m = fit_dataset(ds, run, seed=0, latent_dims={"text": 2, "face": 2}, epochs=3, hidden=[16],
+                        content_correction=True)
+    rec = json.loads((tmp_path / "c" / "metrics.json").read_text())["content_correction"]
+    # one column per modality, named as in latents.parquet, sharing at least as much after
+    assert [c["column"].split("_latent_")[0] for c in rec] == ["text", "face"]
+    assert all(c["column"] in m["latent_columns"] for c in rec)
+    assert all(c["canonical_correlation_after"] >= c["canonical_correlation_before"] for c in rec)
+    with open_run(tmp_path / "off", "tiny") as run:
+        assert "content_correction" not in fit_dataset(ds, run, seed=0, latent_dims={"text": 2, "face": 1},
+                                                       epochs=1, hidden=[8])
+
+
 def test_fit_dataset_pc_test_gcm(tmp_path):
     from causaltraits.crl import metrics as M
     from causaltraits.discovery.graph import Graph

@@ -1,0 +1,169 @@
+"""Cross-modal content correction: a modality's cause made a function of what the modalities share.
+
+Why. PC over the estimated latents judges each latent by what conditioning on it removes. When a
+modality's cause (z11 on variant digits) comes out of the refit with a little of its effect mixed
+in, conditioning on it no longer separates the effect from the other modality (z12 - z21 given z11),
+and PC keeps a spurious adjacency; the same holds for modality 2's cause (z11 - z22 given z21).
+Within a modality the structural-model prior and the decoders' contrast barely tell the cause from
+a rotation of it (``results/benchmarks/crl_experiments.md``, sessions 5 and 6). What does tell them
+apart is the other modality: modality 2 depends on modality 1 only through z11, so among all
+functions of modality 1's latents, those of z11 alone carry the most information about
+modality 2, and mixing in z12 (or measurement noise) dilutes it. The same holds the other way
+round for z21.
+
+What. For each modality's block of latents (two or more columns) and the latents of all the other
+modalities: the column whose spline basis has the highest first canonical correlation with the
+other modalities' spline features (:mod:`causaltraits.crl.selection`) is the block's content
+column. It is corrected by a few terms of the block's other columns (each standardised column and
+its square), with coefficients that maximise that canonical correlation (Nelder-Mead from no
+correction, on the fitting rows), then brought back to its centre and scale there. The other
+columns are left as they are: the correction only removes from the content column what the other
+modalities say does not belong to it.
+
+It assumes that one latent per modality carries what the modalities share (a modality with two
+latents that both act on another modality has a two-dimensional content, and the correction would
+mix them); the summary records each block's canonical correlation before and after.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+#: interior knots of the corrected column's cubic spline
+KNOTS = 5
+
+
+def _whiten(F: np.ndarray) -> np.ndarray:
+    from causaltraits.crl.selection import RIDGE, _whitener
+
+    F = F - F.mean(0)
+    return F @ _whitener(F, RIDGE)
+
+
+def _first_cc(Fa: np.ndarray, Fb_white: np.ndarray) -> float:
+    """First canonical correlation between feature sets ``Fa`` (whitened here) and ``Fb_white``."""
+    Wa = _whiten(Fa)
+    return float(np.linalg.svd(Wa.T @ Fb_white / len(Wa), compute_uv=False)[0])
+
+
+def _spline(c: np.ndarray) -> np.ndarray:
+    from causaltraits.independence.gcm import cubic_terms
+
+    return np.column_stack(cubic_terms(c, c, KNOTS))
+
+
+@dataclass
+class ContentMap:
+    """The correction of one block's content column: the column standardised plus ``terms(Z) @ coef``,
+    brought back to the column's centre and scale on the fitting rows."""
+
+    column: int
+    others: list[int]
+    #: centre and scale of the block's columns: the content column first, then ``others``
+    center: np.ndarray
+    scale: np.ndarray
+    #: centre and scale of the terms (each other column standardised, and its square)
+    term_center: np.ndarray
+    term_scale: np.ndarray
+    coef: np.ndarray
+    #: centre and scale of the corrected standardised column on the fitting rows
+    out: np.ndarray
+    score_before: float
+    score_after: float
+
+    def _raw_terms(self, Z: np.ndarray) -> np.ndarray:
+        S = (Z[:, self.others] - self.center[1:]) / self.scale[1:]
+        return np.column_stack([t for k in range(S.shape[1]) for t in (S[:, k], S[:, k] ** 2)])
+
+    def terms(self, Z: np.ndarray) -> np.ndarray:
+        return (self._raw_terms(Z) - self.term_center) / self.term_scale
+
+    def apply(self, Z: np.ndarray) -> np.ndarray:
+        Z = np.array(Z, dtype=np.float64, copy=True)
+        w = (Z[:, self.column] - self.center[0]) / self.scale[0] + self.terms(Z) @ self.coef
+        Z[:, self.column] = self.center[0] + self.scale[0] * (w - self.out[0]) / self.out[1]
+        return Z
+
+    def summary(self, names: list[str] | None = None) -> dict:
+        name = names[self.column] if names is not None else self.column
+        return {"column": name, "canonical_correlation_before": round(self.score_before, 6),
+                "canonical_correlation_after": round(self.score_after, 6),
+                "coef": [round(float(c), 6) for c in self.coef]}
+
+
+def fit_content_maps(Z: np.ndarray, blocks: list[tuple[int, int]]) -> list[ContentMap]:
+    """One :class:`ContentMap` per block of two or more columns, fitted on the rows ``Z``;
+    ``blocks`` are the modalities' [start, stop) column ranges (at least two)."""
+    from scipy.optimize import minimize
+
+    from causaltraits.crl.selection import block_features
+
+    Z = np.asarray(Z, dtype=np.float64)
+    if len(blocks) < 2:
+        raise ValueError("the content correction needs at least two blocks of latents")
+    maps = []
+    for a, b in blocks:
+        if b - a < 2:
+            continue
+        rest = [c for a2, b2 in blocks if (a2, b2) != (a, b) for c in range(a2, b2)]
+        other = _whiten(block_features(Z[:, rest], Z[:, rest]))
+        scores = [_first_cc(_spline(Z[:, j]), other) for j in range(a, b)]
+        j = a + int(np.argmax(scores))
+        others = [k for k in range(a, b) if k != j]
+        cols = [j, *others]
+        center, scale = Z[:, cols].mean(0), Z[:, cols].std(0)
+        scale = np.where(scale > 0, scale, 1.0)
+        cmap = ContentMap(j, others, center, scale, np.zeros(2 * len(others)), np.ones(2 * len(others)),
+                          np.zeros(2 * len(others)), np.array([0.0, 1.0]), float(scores[j - a]),
+                          float(scores[j - a]))
+        raw = cmap._raw_terms(Z)
+        cmap.term_center = raw.mean(0)
+        sd = raw.std(0)
+        cmap.term_scale = np.where(sd > 0, sd, 1.0)
+        T = cmap.terms(Z)
+        zj = (Z[:, j] - center[0]) / scale[0]
+
+        def loss(c):
+            return -_first_cc(_spline(zj + T @ c), other)
+
+        res = minimize(loss, np.zeros(T.shape[1]), method="Nelder-Mead",
+                       options={"xatol": 1e-4, "fatol": 1e-7, "maxiter": 400 * T.shape[1]})
+        if -res.fun > cmap.score_before:
+            cmap.coef = np.asarray(res.x, dtype=np.float64)
+            cmap.score_after = float(-res.fun)
+            w = zj + T @ cmap.coef
+            cmap.out = np.array([w.mean(), w.std()])
+        maps.append(cmap)
+    return maps
+
+
+def apply_content_maps(maps: list[ContentMap], Z: np.ndarray) -> np.ndarray:
+    for m in maps:
+        Z = m.apply(Z)
+    return Z
+
+
+def maps_to_arrays(maps: list[ContentMap]) -> dict[str, np.ndarray]:
+    out = {}
+    for i, m in enumerate(maps):
+        out[f"content.{i}.index"] = np.array([m.column, *m.others], dtype=np.int64)
+        for k in ("center", "scale", "term_center", "term_scale", "coef", "out"):
+            out[f"content.{i}.{k}"] = np.asarray(getattr(m, k), dtype=np.float64)
+        out[f"content.{i}.scores"] = np.array([m.score_before, m.score_after])
+    return out
+
+
+def maps_from_arrays(f) -> list[ContentMap]:
+    maps = []
+    i = 0
+    while f"content.{i}.index" in f.files:
+        idx = f[f"content.{i}.index"]
+        sc = f[f"content.{i}.scores"]
+        maps.append(ContentMap(int(idx[0]), [int(k) for k in idx[1:]],
+                               *(np.asarray(f[f"content.{i}.{k}"]) for k in
+                                 ("center", "scale", "term_center", "term_scale", "coef", "out")),
+                               float(sc[0]), float(sc[1])))
+        i += 1
+    return maps

@@ -1,0 +1,99 @@
+"""The cross-modal content correction: it purifies a modality's cause, is stored without pickle and
+is applied by the model's transform."""
+
+import json
+
+import numpy as np
+import pytest
+
+from causaltraits.crl.content import apply_content_maps, fit_content_maps, maps_from_arrays, maps_to_arrays
+from causaltraits.crl.model import CRLConfig, MultiMeasurementCRL
+from causaltraits.errors import ParameterError
+
+
+def _latents(n, rng):
+    """z11 -> z12, z11 -> z21, z21 -> z22, uniform noise (the variant-digits structure)."""
+    z11, e12, e21, e22 = rng.uniform(-1, 1, size=(4, n))
+    z12 = np.tanh(1.5 * z11) + 0.6 * e12
+    z21 = 0.8 * z11 + 0.3 * z11 ** 2 + 0.5 * e21
+    z22 = np.sin(1.2 * z21) + 0.6 * e22
+    return np.column_stack([z11, z12, z21, z22])
+
+
+def _mix(T, angle):
+    """Each modality's pair of latents rotated by ``angle``: the cause with some of its effect."""
+    r = np.array([[np.cos(angle), np.sin(angle)], [-np.sin(angle), np.cos(angle)]])
+    Ts = (T - T.mean(0)) / T.std(0)
+    return np.column_stack([Ts[:, :2] @ r, Ts[:, 2:] @ r])
+
+
+def _impurity(z, own, other):
+    """The share of ``z``'s variance that a cubic in its own true latent leaves and one in both explains."""
+    def r2(X):
+        X = np.column_stack([np.ones(len(z)), X])
+        res = z - X @ np.linalg.lstsq(X, z, rcond=None)[0]
+        return 1 - res.var() / z.var()
+    p = [own ** k for k in (1, 2, 3)]
+    q = [other ** k for k in (1, 2, 3)] + [own * other, own ** 2 * other, own * other ** 2]
+    return r2(np.column_stack(p + q)) - r2(np.column_stack(p))
+
+
+def test_correction_removes_most_of_the_effect_mixed_into_each_cause():
+    rng = np.random.default_rng(0)
+    T_fit, T = _latents(8000, rng), _latents(2000, rng)
+    Z_fit, Z = _mix(T_fit, 0.2), _mix(T, 0.2)
+    maps = fit_content_maps(Z_fit, [(0, 2), (2, 4)])
+    assert [m.column for m in maps] == [0, 2]  # the causes: the columns each modality shares
+    C = apply_content_maps(maps, Z)
+    for col, own, other in ((0, 0, 1), (2, 2, 3)):
+        before = _impurity(Z[:, col], T[:, own], T[:, other])
+        after = _impurity(C[:, col], T[:, own], T[:, other])
+        assert before > 0.01 and after < before / 5, (col, before, after)
+        assert maps[col // 2].score_after > maps[col // 2].score_before
+    # the other columns and the corrected column's scale are left alone
+    assert np.array_equal(C[:, [1, 3]], Z[:, [1, 3]])
+    assert C[:, 0].std() == pytest.approx(Z[:, 0].std(), rel=0.05) and C[:, 2].mean() == pytest.approx(Z[:, 2].mean(), abs=0.05)
+
+
+def test_pure_latents_stay_as_they_are_and_arrays_round_trip(tmp_path):
+    rng = np.random.default_rng(1)
+    T_fit, T = _latents(6000, rng), _latents(500, rng)
+    maps = fit_content_maps(_mix(T_fit, 0.0), [(0, 2), (2, 4)])
+    C = apply_content_maps(maps, _mix(T, 0.0))
+    assert _impurity(C[:, 0], T[:, 0], T[:, 1]) < 0.002 and _impurity(C[:, 2], T[:, 2], T[:, 3]) < 0.002
+    with open(tmp_path / "m.npz", "wb") as fh:
+        np.savez(fh, **maps_to_arrays(maps))
+    with np.load(tmp_path / "m.npz", allow_pickle=False) as f:
+        back = maps_from_arrays(f)
+    Z = _mix(T, 0.1)
+    assert np.array_equal(apply_content_maps(back, Z), apply_content_maps(maps, Z))
+    with pytest.raises(ValueError, match="two blocks"):
+        fit_content_maps(T_fit, [(0, 4)])
+
+
+def _toy(n, seed):
+    rng = np.random.default_rng(seed)
+    T = _latents(n, rng)
+    X0 = [np.tanh(T[:, :2] @ rng.normal(size=(2, 10))) + 0.05 * rng.normal(size=(n, 10)) for _ in range(2)]
+    X1 = [np.tanh(T[:, 2:] @ rng.normal(size=(2, 8))) + 0.05 * rng.normal(size=(n, 8))]
+    return [X0, X1]
+
+
+def test_the_model_applies_saves_and_reports_the_correction(tmp_path):
+    X = _toy(300, 0)
+    cfg = dict(latent_dims=[2, 2], hidden=[16], epochs=6, batch_size=32, refine_iter=60)
+    plain = MultiMeasurementCRL(CRLConfig(**cfg), seed=2).fit(X)
+    m = MultiMeasurementCRL(CRLConfig(**cfg, content_correction=True), seed=2).fit(X)
+    assert plain.content_summary() is None and len(m.content_maps_) == 2
+    # the same training and refit; only the corrected columns move, by the fitted maps
+    Zp, Zm = plain.transform(X), m.transform(X)
+    assert np.array_equal(apply_content_maps(m.content_maps_, Zp), Zm)
+    m.save(tmp_path / "model")
+    back = MultiMeasurementCRL.load(tmp_path / "model")
+    assert np.array_equal(back.transform(X), Zm)
+    summary = json.loads((tmp_path / "model.json").read_text())["content_correction"]
+    assert [s["column"] for s in summary] == [m.latent_names_[c.column] for c in m.content_maps_]
+    with pytest.raises(ParameterError, match="content_correction"):
+        MultiMeasurementCRL(CRLConfig(latent_dims=[2, 2], n_shared=1, content_correction=True))
+    with pytest.raises(ParameterError, match="content_correction"):
+        MultiMeasurementCRL(CRLConfig(latent_dims=[2, 0], content_correction=True))
