@@ -418,7 +418,8 @@ Each method is fitted on 80 % of the rows and scored on the held-out 20 %:
 The multimodal multi-measurement model (`crl`) is compared with an autoencoder, a beta-VAE and
 the configuration of the published code. After training, `crl` refits each modality's latent
 coordinates to its structural-model prior and to the independent-mechanism contrast of its
-decoders (kept only if that improves the validation rows). This notebook uses a **small** size
+decoders (kept only if that improves the validation rows), then corrects each modality's cause by
+what the other modality shares with it (`causaltraits.crl.content`). This notebook uses a **small** size
 (few rows, few epochs, one or two seeds) so it runs in a minute or two; the numbers are therefore
 noisy and far from converged. The full benchmark is `causaltraits crl benchmark` (10,000 rows, up
 to 150 epochs, 5 seeds; `results/benchmarks/crl_benchmark.md`).

@@ -20,6 +20,9 @@ correction, on the fitting rows), then brought back to its centre and scale ther
 columns are left as they are: the correction only removes from the content column what the other
 modalities say does not belong to it.
 
+The model's learned graph stays the structural-model prior's, over the refitted coordinates
+before the correction; PC over the latents sees the corrected ones.
+
 It assumes that one latent per modality carries what the modalities share (a modality with two
 latents that both act on another modality has a two-dimensional content, and the correction would
 mix them); the summary records each block's canonical correlation before and after.

@@ -269,6 +269,8 @@ class MultiMeasurementCRL:
         self.refined_prior_: dict | None = None
         self.refine_summary_: dict | None = None
         self.refine_seconds_ = 0.0
+        # the content correction after the refit (set by fit / load; empty without one)
+        self.content_maps_: list = []
 
     # ------------------------------------------------------------------ structure
     @property
@@ -803,7 +805,7 @@ class MultiMeasurementCRL:
             return Z
         if self.reparam_ is not None:
             Z = self.reparam_.apply(Z)
-        if getattr(self, "content_maps_", None):
+        if self.content_maps_:
             from causaltraits.crl.content import apply_content_maps
 
             Z = apply_content_maps(self.content_maps_, Z)
@@ -815,7 +817,7 @@ class MultiMeasurementCRL:
         from causaltraits.crl.content import fit_content_maps
 
         rows = np.sort(tr_idx[:self.config.refine_rows])
-        self.content_maps_ = []
+        self.content_maps_ = []  # the latents to correct are the refit's
         Z = self._transform_scaled([[x[rows] for x in mod] for mod in Xs])
         self.content_maps_ = fit_content_maps(Z, self._own_blocks())
 
@@ -824,7 +826,7 @@ class MultiMeasurementCRL:
         coefficients (None when the correction is off)."""
         if not self.config.content_correction:
             return None
-        return [m.summary(self.latent_names_) for m in getattr(self, "content_maps_", [])]
+        return [m.summary(self.latent_names_) for m in self.content_maps_]
 
     # ------------------------------------------------------------------ refit of the coordinates
     def _blocks(self) -> list[tuple[int, int]]:
@@ -994,7 +996,7 @@ class MultiMeasurementCRL:
         if self.reparam_ is not None:
             arrays.update(self.reparam_.to_arrays())
             arrays.update({f"refined.{k}": v for k, v in self.refined_prior_.items()})
-        if getattr(self, "content_maps_", None):
+        if self.content_maps_:
             from causaltraits.crl.content import maps_to_arrays
 
             arrays.update(maps_to_arrays(self.content_maps_))
