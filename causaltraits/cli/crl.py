@@ -66,8 +66,9 @@ def benchmark(seeds: int, rows: int, mnist: str | None, epochs: int, methods: st
                    "most information (held-out, no labels) is kept. N times the training time.")
 @click.option("--content-correction", is_flag=True,
               help="After training, correct the face and the text latent that share the most with the "
-                   "other modality by a few terms of their modality's other latents, to share more "
-                   "(assumes one latent per modality carries what the two share).")
+                   "other modality by a few terms of their modality's other latents, so that the rest "
+                   "of the modality shares as little as possible with the other given it (assumes one "
+                   "latent per modality carries what the two share; a warning says where it does not).")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of all randomness.")
 @click.option("--out", metavar="DIR", type=click.Path(file_okay=False), help="Run directory.")
 @click.option("--force", is_flag=True, help="Replace a non-empty --out once the run is complete.")
@@ -106,8 +107,12 @@ def fit(ds, text_latents: int, face_latents: int, shared: int, epochs: int, ica_
         click.echo(f"kept initialisation {r['chosen'] + 1} of {len(r['scores'])} (cross-modal scores "
                    f"{', '.join(f'{x:.3f}' for x in r['scores'])}; {r['epochs_trained']} epochs trained in all)")
     for c in m.get("content_correction", []):
-        click.echo(f"content correction of {c['column']}: canonical correlation with the other modality "
-                   f"{c['canonical_correlation_before']:.3f} -> {c['canonical_correlation_after']:.3f}")
+        click.echo(f"content correction of {c['column']}: what the rest of its modality still shares with the "
+                   f"other given it {c['residual_correlation_before']:.3f} -> {c['residual_correlation_after']:.3f} "
+                   f"(independence: about {c['residual_correlation_null']:.3f})")
+        if not c["one_latent_shares"]:
+            click.echo(f"warning: {c['column']}'s modality shares with the other through more than one latent; "
+                       "the correction assumes one", err=True)
     if "truth" in m:
         t = m["truth"]
         click.echo(f"recovery on test rows: MCC {t['mcc_pearson']:.3f} (Spearman {t['mcc_spearman']:.3f}), "

@@ -54,8 +54,8 @@ def _concat(X):
 #: the mixture, one initialisation) and the cross-modal content correction after the refit
 #: (:mod:`causaltraits.crl.content`; variant digits meet its assumption: z11 and z21 carry all
 #: that the modalities share). Chosen on seeds 10-14, two initialisations each (ten fits, not the
-#: benchmark's seeds): PC skeleton F1 0.832 -> 0.895 with Fisher-z, 0.837 -> 0.889 with GCM, MCC
-#: 0.911 -> 0.908 (results/benchmarks/crl_experiments.md, session 7). Until session 3 the benchmark trained with logistic noise
+#: benchmark's seeds): PC skeleton F1 0.832 -> 0.938 with Fisher-z (exact 1 -> 7 of 10), 0.837 ->
+#: 0.885 with GCM (3 -> 5), MCC 0.911 -> 0.904 (results/benchmarks/crl_experiments.md, session 7). Until session 3 the benchmark trained with logistic noise
 #: (MCC 0.871); a super-Gaussian noise density prefers mixed coordinates when the true noise is
 #: sub-Gaussian, as the uniform noise of these latents is (results/benchmarks/crl_experiments.md,
 #: session 3). Two initialisations chosen by the cross-modal score (``restarts=2,

@@ -158,12 +158,14 @@ class CRLConfig:
     #: it. See results/benchmarks/crl_experiments.md, session 6
     refine_decoder_epochs: int = 0
     #: after the refit, correct each modality's content column (the one that shares the most with
-    #: the other modalities) by a few terms of its block's other columns, chosen to maximise what it
-    #: shares: see :mod:`causaltraits.crl.content`. Needs two or more modalities with latents and no
-    #: shared latents, and assumes one latent per modality carries what the modalities share. Off
-    #: by default; on for variant digits (``crl.baselines.CRL_DIGITS``): on ten fits of seeds 10-14,
-    #: PC skeleton F1 0.832 -> 0.895 (Fisher-z) and 0.837 -> 0.889 (GCM), MCC 0.911 -> 0.908
-    #: (results/benchmarks/crl_experiments.md, session 7)
+    #: the other modalities) by a few terms of its block's other columns, chosen so that the rest of
+    #: the block shares as little as possible with the other modalities given it: see
+    #: :mod:`causaltraits.crl.content`. Needs two or more modalities with latents and no shared
+    #: latents, and assumes one latent per modality carries what the modalities share (the summary
+    #: says where the data disagree). Off by default; on for variant digits
+    #: (``crl.baselines.CRL_DIGITS``): on ten fits of seeds 10-14, PC skeleton F1 0.832 -> 0.938
+    #: (Fisher-z) and 0.837 -> 0.885 (GCM), MCC 0.911 -> 0.904 (results/benchmarks/crl_experiments.md,
+    #: session 7)
     content_correction: bool = False
     #: Threads for the refit: the blocks' maps are computed concurrently (numba kernels without the
     #: GIL); the result is the same bits for any number

@@ -11,12 +11,13 @@ from causaltraits.crl.model import CRLConfig, MultiMeasurementCRL
 from causaltraits.errors import ParameterError
 
 
-def _latents(n, rng):
-    """z11 -> z12, z11 -> z21, z21 -> z22, uniform noise (the variant-digits structure)."""
+def _latents(n, rng, z12_to_z22=0.0):
+    """z11 -> z12, z11 -> z21, z21 -> z22, uniform noise (the variant-digits structure); with
+    ``z12_to_z22``, z12 -> z22 as well."""
     z11, e12, e21, e22 = rng.uniform(-1, 1, size=(4, n))
     z12 = np.tanh(1.5 * z11) + 0.6 * e12
     z21 = 0.8 * z11 + 0.3 * z11 ** 2 + 0.5 * e21
-    z22 = np.sin(1.2 * z21) + 0.6 * e22
+    z22 = np.sin(1.2 * z21) + z12_to_z22 * z12 + 0.6 * e22
     return np.column_stack([z11, z12, z21, z22])
 
 
@@ -49,10 +50,23 @@ def test_correction_removes_most_of_the_effect_mixed_into_each_cause():
         before = _impurity(Z[:, col], T[:, own], T[:, other])
         after = _impurity(C[:, col], T[:, own], T[:, other])
         assert before > 0.01 and after < before / 5, (col, before, after)
-        assert maps[col // 2].score_after > maps[col // 2].score_before
+        m = maps[col // 2]
+        # what the rest of the block still shares given the column falls to the level of independence
+        assert m.residual_before > 3 * m.residual_null and m.residual_after < 2 * m.residual_null
+        assert m.summary()["one_latent_shares"]
     # the other columns and the corrected column's scale are left alone
     assert np.array_equal(C[:, [1, 3]], Z[:, [1, 3]])
     assert C[:, 0].std() == pytest.approx(Z[:, 0].std(), rel=0.05) and C[:, 2].mean() == pytest.approx(Z[:, 2].mean(), abs=0.05)
+
+
+def test_a_modality_sharing_through_two_latents_is_flagged():
+    rng = np.random.default_rng(3)
+    # modality 1 reaches modality 2 through both of its latents, each into a different latent (one
+    # function of modality 1 cannot carry both), and modality 2 likewise
+    T = _latents(8000, rng, z12_to_z22=0.8)
+    maps = fit_content_maps(_mix(T, 0.0), [(0, 2), (2, 4)])
+    for m in maps:
+        assert m.residual_after > 3 * m.residual_null and not m.summary()["one_latent_shares"]
 
 
 def test_pure_latents_stay_as_they_are_and_arrays_round_trip(tmp_path):
