@@ -57,6 +57,22 @@ def test_fit_demo_with_restarts_names_the_kept_initialisation(tmp_path):
     assert f"kept initialisation {m['chosen'] + 1} of 2" in r.output and "4 epochs trained in all" in r.output
 
 
+@pytest.mark.slow
+def test_fit_demo_with_content_correction_reports_each_modality(tmp_path):
+    out = tmp_path / "fit"
+    r = _run(["crl", "fit", "--dataset", "athle-demo", "--epochs", "2", "--content-correction", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    m = json.loads((out / "metrics.json").read_text())["content_correction"]
+    assert [c["column"].split("_latent_")[0] for c in m] == ["text", "face"]
+    for c in m:
+        assert f"content correction of {c['column']}" in r.output
+        assert f"{c['residual_correlation_before']:.3f} -> {c['residual_correlation_after']:.3f}" in r.output
+    # the saved model carries the correction (transform after load is checked in tests/crl)
+    model = MultiMeasurementCRL.load(out / "model")
+    assert [model.latent_names_[c.column] for c in model.content_maps_] == ["z1_" + m[0]["column"][-1],
+                                                                            "z2_" + m[1]["column"][-1]]
+
+
 def test_output_errors_are_one_line_and_write_nothing(tmp_path):
     out = tmp_path / "busy"
     out.mkdir()
