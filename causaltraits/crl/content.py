@@ -122,7 +122,8 @@ class ContentMap:
     residual_after: float = float("nan")
     #: about the largest residual correlation independent residuals would give (sqrt(p / n) +
     #: sqrt(q / n) for p and q spline terms on n rows); well above it after the correction, the
-    #: block shares with the other modalities through more than one latent
+    #: block may share with the other modalities through more than one latent (a rough guide: see
+    #: the module's notes)
     residual_null: float = float("nan")
 
     def _raw_terms(self, Z: np.ndarray) -> np.ndarray:
@@ -189,10 +190,10 @@ def fit_content_maps(Z: np.ndarray, blocks: list[tuple[int, int]]) -> list[Conte
         cmap.residual_null = float(np.sqrt(rest_of_block.shape[1] / len(Z)) + np.sqrt(other.shape[1] / len(Z)))
         res = minimize(residual_cc, np.zeros(n_terms), method="Nelder-Mead",
                        options={"xatol": 1e-4, "fatol": 1e-7, "maxiter": 400 * n_terms})
-        if res.fun < cmap.residual_before:
+        w = zj + T @ res.x
+        if res.fun < cmap.residual_before and w.std() > 0:
             cmap.coef = np.asarray(res.x, dtype=np.float64)
             cmap.residual_after = float(res.fun)
-            w = zj + T @ cmap.coef
             cmap.out = np.array([w.mean(), w.std()])
             cmap.score_after = _first_cc(_spline(w), other_white)
         maps.append(cmap)
