@@ -111,8 +111,9 @@ def fit(ds, text_latents: int, face_latents: int, shared: int, epochs: int, ica_
                    f"other given it {c['residual_correlation_before']:.3f} -> {c['residual_correlation_after']:.3f} "
                    f"(independence: about {c['residual_correlation_null']:.3f})")
         if not c["one_latent_shares"]:
-            click.echo(f"warning: {c['column']}'s modality shares with the other through more than one latent; "
-                       "the correction assumes one", err=True)
+            click.echo(f"warning: {c['column']}'s modality may share with the other through more than one latent "
+                       f"(still {c['residual_correlation_after']:.3f} after the correction, over twice the "
+                       "independence level); the correction assumes one", err=True)
     if "truth" in m:
         t = m["truth"]
         click.echo(f"recovery on test rows: MCC {t['mcc_pearson']:.3f} (Spearman {t['mcc_spearman']:.3f}), "
