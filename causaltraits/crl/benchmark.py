@@ -99,9 +99,10 @@ def run_benchmark(seeds: Sequence[int] = (0, 1, 2, 3, 4), rows: int = 10_000, mn
                 rec.update(score_learned_graph(method.model.learned_graph(), rec["match"], truth))
                 # what the refit did: the orders chosen, whether each stage passed its validation check
                 rec["refit"] = method.model.refine_summary_
-                # with restarts: each initialisation's selection score and the one kept
+                # the content correction: the corrected columns, what their modality still shares
                 if method.model.content_summary() is not None:
                     rec["content"] = method.model.content_summary()
+                # with restarts: each initialisation's selection score and the one kept
                 if method.model.restarts_summary() is not None:
                     rec["restarts"] = method.model.restarts_summary()
             runs.append(rec)
