@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pytest
 
+from causaltraits.crl import metrics as M
 from causaltraits.crl.content import apply_content_maps, fit_content_maps, maps_from_arrays, maps_to_arrays
 from causaltraits.crl.model import CRLConfig, MultiMeasurementCRL
 from causaltraits.errors import ParameterError
@@ -54,6 +55,12 @@ def test_correction_removes_most_of_the_effect_mixed_into_each_cause():
         # what the rest of the block still shares given the column falls to the level of independence
         assert m.residual_before > 3 * m.residual_null and m.residual_after < 2 * m.residual_null
         assert m.summary()["one_latent_shares"]
+    # PC with the GCM test (2,000 rows): the mixed causes add adjacencies, the corrected ones do not
+    def skeleton(W):
+        g = M.pc_graph(W, ["z11", "z12", "z21", "z22"], alpha=0.05, test="gcm")
+        return {frozenset((e.source, e.target)) for e in g.edges}
+    truth = {frozenset(p) for p in (("z11", "z12"), ("z11", "z21"), ("z21", "z22"))}
+    assert skeleton(Z) > truth and skeleton(C) == truth
     # the other columns and the corrected column's scale are left alone
     assert np.array_equal(C[:, [1, 3]], Z[:, [1, 3]])
     assert C[:, 0].std() == pytest.approx(Z[:, 0].std(), rel=0.05) and C[:, 2].mean() == pytest.approx(Z[:, 2].mean(), abs=0.05)
