@@ -80,15 +80,18 @@ def _first_cc(Fa: np.ndarray, Fb_white: np.ndarray) -> float:
     return float(np.linalg.svd(Wa.T @ Fb_white / len(Wa), compute_uv=False)[0])
 
 
-def _spline(c: np.ndarray, knots: int = KNOTS) -> np.ndarray:
-    from causaltraits.independence.gcm import cubic_terms
+def _spline(c: np.ndarray) -> np.ndarray:
+    """One column's cubic-spline terms (:func:`~causaltraits.crl.selection.block_features`)."""
+    from causaltraits.crl.selection import block_features
 
-    return np.column_stack(cubic_terms(c, c, knots))
+    return block_features(c[:, None], c[:, None], KNOTS)
 
 
 def _splines(Z: np.ndarray) -> np.ndarray:
     """Every column's cubic-spline terms side by side (no products between columns)."""
-    return np.column_stack([_spline(c, KNOTS_OTHER) for c in np.asarray(Z).T])
+    from causaltraits.crl.selection import block_features
+
+    return block_features(Z, Z, KNOTS_OTHER, additive=True)
 
 
 def _residual(F: np.ndarray, B: np.ndarray) -> np.ndarray:

@@ -819,7 +819,7 @@ class MultiMeasurementCRL:
         from causaltraits.crl.content import fit_content_maps
 
         rows = np.sort(tr_idx[:self.config.refine_rows])
-        self.content_maps_ = []  # the latents to correct are the refit's
+        # ``_fit`` has emptied content_maps_, so these are the refit's latents
         Z = self._transform_scaled([[x[rows] for x in mod] for mod in Xs])
         self.content_maps_ = fit_content_maps(Z, self._own_blocks())
 

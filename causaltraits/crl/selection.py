@@ -39,12 +39,12 @@ def _coordinate_bases(Z_fit: np.ndarray, Z: np.ndarray, knots: int) -> list[np.n
             for c_fit, c in zip(np.asarray(Z_fit, float).T, np.asarray(Z, float).T)]
 
 
-def block_features(Z_fit: np.ndarray, Z: np.ndarray, knots: int = KNOTS) -> np.ndarray:
+def block_features(Z_fit: np.ndarray, Z: np.ndarray, knots: int = KNOTS, additive: bool = False) -> np.ndarray:
     """Spline features of a block of latents ``Z`` (rows x L), the basis fixed on ``Z_fit``: every
-    product of one term per coordinate (tensor product) when ``L <= TENSOR_MAX``, else the
-    coordinates' terms side by side; without the constant."""
+    product of one term per coordinate (tensor product) when ``L <= TENSOR_MAX``, else (or with
+    ``additive``) the coordinates' terms side by side; without the constant."""
     bases = _coordinate_bases(Z_fit, Z, knots)
-    if len(bases) > TENSOR_MAX:
+    if additive or len(bases) > TENSOR_MAX:
         return np.column_stack([b[:, 1:] for b in bases])
     feats = bases[0]
     for b in bases[1:]:
