@@ -6,7 +6,7 @@ backward, the structural-model density, Adam) and the dense layers as a whole (w
 is the BLAS matrix products), and around the refit of the coordinates after training (decoder
 Jacobians; the structural-model prior; the blocks' maps with their IMA term - numba kernels and
 NumPy's tanh, the blocks on ``refine_threads`` threads, timed as wall time; the rest of its
-L-BFGS; the content correction that follows it). Prints a table and writes ``results/benchmarks/crl_profile.json``.
+L-BFGS; the content correction and the effect restoration that follow it). Prints a table and writes ``results/benchmarks/crl_profile.json``.
 
     python benchmarks/crl_profile.py --rows 10000 --epochs 60
 """
@@ -84,6 +84,9 @@ def main(argv=None) -> int:
     # the cross-modal content correction after the refit (encodes the training rows once more)
     model_mod.MultiMeasurementCRL._fit_content = moved_out(model_mod.MultiMeasurementCRL._fit_content,
                                                            "refit: content correction", False)
+    # the effect restoration after it (local regressions of the measurements on the latents)
+    model_mod.MultiMeasurementCRL._fit_effects = moved_out(model_mod.MultiMeasurementCRL._fit_effects,
+                                                           "refit: effect restoration", False)
 
     t0 = time.perf_counter()
     data = make_variant_digits(args.rows, seed=args.seed)
@@ -119,8 +122,9 @@ def main(argv=None) -> int:
     parts.update({key: t.get(key, 0.0) for key in refit_parts})
     parts["refit: L-BFGS and the rest"] = t.get("refit (total)", 0.0) - sum(parts[key] for key in refit_parts)
     parts["refit: content correction"] = t.get("refit: content correction", 0.0)
+    parts["refit: effect restoration"] = t.get("refit: effect restoration", 0.0)
     parts["other (slicing, sampling, loss terms, validation)"] = fit_s - sum(parts.values())
-    refit_s = t.get("refit (total)", 0.0) + t.get("refit: content correction", 0.0)
+    refit_s = sum(t.get(k, 0.0) for k in ("refit (total)", "refit: content correction", "refit: effect restoration"))
     res = {
         "rows": args.rows, "train_rows": int(len(tr)), "epochs_run": epochs, "max_epochs": args.epochs,
         "best_epoch": m.best_epoch_, "fit_seconds": fit_s, "refit_seconds": refit_s,

@@ -69,12 +69,16 @@ def benchmark(seeds: int, rows: int, mnist: str | None, epochs: int, methods: st
                    "other modality by a few terms of their modality's other latents, so that the rest "
                    "of the modality shares as little as possible with the other given it (assumes one "
                    "latent per modality carries what the two share; a warning says where it does not).")
+@click.option("--restore-effects", is_flag=True,
+              help="With --content-correction: put back a latent that the model has replaced by its own "
+                   "noise (an effect minus a function of its modality's content latent), judged by the "
+                   "measurements' local Jacobian; applied only where the evidence is strong.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of all randomness.")
 @click.option("--out", metavar="DIR", type=click.Path(file_okay=False), help="Run directory.")
 @click.option("--force", is_flag=True, help="Replace a non-empty --out once the run is complete.")
 @click.option("--report", "make_report", is_flag=True, help="Also build the PDF report.")
 def fit(ds, text_latents: int, face_latents: int, shared: int, epochs: int, ica_init: bool, refine: bool,
-        pc_test: str, restarts: int, content_correction: bool, seed: int, out: str | None, force: bool,
+        pc_test: str, restarts: int, content_correction: bool, restore_effects: bool, seed: int, out: str | None, force: bool,
         make_report: bool) -> None:
     """Fit the CRL model to the face and text embeddings; write latents, graphs and metrics."""
     from causaltraits.crl.pipeline import fit_dataset
@@ -93,6 +97,8 @@ def fit(ds, text_latents: int, face_latents: int, shared: int, epochs: int, ica_
     if content_correction and (shared or min(text_latents, face_latents) == 0):
         raise ParameterError("--content-correction corrects by what the face and text latents share: it "
                              "needs --text-latents and --face-latents >= 1 and --shared 0")
+    if restore_effects and not content_correction:
+        raise ParameterError("--restore-effects works on the content correction's result: add --content-correction")
     if out is not None:
         check_output_dir(out, force=force)
     with open_run(out, f"crl-{ds.name}", force=force) as run:
@@ -100,7 +106,8 @@ def fit(ds, text_latents: int, face_latents: int, shared: int, epochs: int, ica_
                         n_shared=shared, epochs=epochs, progress=True, refine=refine, pc_test=pc_test,
                         **({} if ica_init else {"anchor": 0.0}),
                         **({"restarts": restarts, "restart_select": "crossmodal"} if restarts > 1 else {}),
-                        **({"content_correction": True} if content_correction else {}))
+                        **({"content_correction": True} if content_correction else {}),
+                        **({"restore_effects": True} if restore_effects else {}))
     click.echo(f"CRL fit on {ds.name}: {m['rows_used']} rows, {m['epochs_run']} epochs in {m['timings_s']['fit']:.1f} s")
     if "restarts" in m:
         r = m["restarts"]
@@ -114,6 +121,12 @@ def fit(ds, text_latents: int, face_latents: int, shared: int, epochs: int, ica_
             click.echo(f"warning: {c['column']}'s modality may share with the other through more than one latent "
                        f"(still {c['residual_correlation_after']:.3f} after the correction, over twice the "
                        "independence level); the correction assumes one", err=True)
+    for e in m.get("effect_restoration", []):
+        state = ("applied" if e["applied"] else
+                 "not applied: the content latent is not pure enough" if not e["content_pure"] else
+                 f"not applied: below {e['min_gain']}")
+        click.echo(f"effect restoration of {', '.join(e['columns'])} by {e['content_column']}: gain "
+                   f"{e['gain']:.3f}, {state}")
     if "truth" in m:
         t = m["truth"]
         click.echo(f"recovery on test rows: MCC {t['mcc_pearson']:.3f} (Spearman {t['mcc_spearman']:.3f}), "

@@ -102,6 +102,9 @@ def run_benchmark(seeds: Sequence[int] = (0, 1, 2, 3, 4), rows: int = 10_000, mn
                 # the content correction: the corrected columns, what their modality still shares
                 if method.model.content_summary() is not None:
                     rec["content"] = method.model.content_summary()
+                # the effect restoration: per block, the gain of the data Jacobian and whether applied
+                if method.model.effect_summary() is not None:
+                    rec["effects"] = method.model.effect_summary()
                 # with restarts: each initialisation's selection score and the one kept
                 if method.model.restarts_summary() is not None:
                     rec["restarts"] = method.model.restarts_summary()

@@ -36,7 +36,9 @@ a map changes - the prior's log-density and the independent-mechanism contrast o
 Jacobian, which a diagonal posterior pays - and the map is kept only if it lowers that objective
 on the validation rows (:mod:`causaltraits.crl.refine`). ``transform`` applies it. Then, with
 ``content_correction``, each modality's cause is made purer by what the other modalities share
-with it (:mod:`causaltraits.crl.content`); ``transform`` applies that too.
+with it (:mod:`causaltraits.crl.content`); ``transform`` applies that too. With
+``restore_effects`` as well, an effect the model has replaced by its own noise is put back by the
+data's Jacobian (:mod:`causaltraits.crl.effects`).
 
 What the data can and cannot identify: an effect and its own noise (``z12`` and
 ``z12 - f(z11)``) give the observations the same likelihood under this model; only the
@@ -167,6 +169,15 @@ class CRLConfig:
     #: (Fisher-z) and 0.837 -> 0.885 (GCM), MCC 0.911 -> 0.904 (results/benchmarks/crl_experiments.md,
     #: session 7)
     content_correction: bool = False
+    #: after the content correction, restore each modality's effects that the model has replaced by
+    #: their own noise: the other columns of a block are sheared by a function of its content column
+    #: so that the data's Jacobian (local regressions of the measurements on the latents) has the
+    #: content column's direction orthogonal to theirs; applied only where the content column is
+    #: pure and the directions are far from orthogonal (:mod:`causaltraits.crl.effects`). Needs
+    #: ``content_correction``. Off by default; on for variant digits: on ten fits of seeds 10-14 it
+    #: acted on one block, whose effect was its own noise (z22's MCC 0.70 -> 0.995), and on no other
+    #: (results/benchmarks/crl_experiments.md, session 8)
+    restore_effects: bool = False
     #: Threads for the refit: the blocks' maps are computed concurrently (numba kernels without the
     #: GIL); the result is the same bits for any number
     refine_threads: int = 2
@@ -186,6 +197,8 @@ class CRLConfig:
             raise ParameterError(f"combine must be mean or independent, got {self.combine!r}")
         if self.content_correction and (self.n_shared or sum(d > 0 for d in self.latent_dims) < 2):
             raise ParameterError("content_correction needs two or more modalities with latents and n_shared = 0")
+        if self.restore_effects and not self.content_correction:
+            raise ParameterError("restore_effects works on the content correction's blocks: it needs content_correction")
         if self.n_shared < 0 or any(d < 0 for d in self.latent_dims) or self.noise_dim < 0:
             raise ParameterError("latent, shared and noise dimensions must be >= 0")
         if self.n_shared + sum(self.latent_dims) == 0:
@@ -273,6 +286,8 @@ class MultiMeasurementCRL:
         self.refine_seconds_ = 0.0
         # the content correction after the refit (set by fit / load; empty without one)
         self.content_maps_: list = []
+        # the effect restoration after it (set by fit / load; empty without one)
+        self.effect_maps_: list = []
 
     # ------------------------------------------------------------------ structure
     @property
@@ -668,9 +683,12 @@ class MultiMeasurementCRL:
             self._refine(Xs, tr_idx, val_idx, rng, progress)
             self.refine_seconds_ = time.perf_counter() - t_refine
         self.content_maps_ = []
+        self.effect_maps_ = []
         if cfg.content_correction:
             t_content = time.perf_counter()
             self._fit_content(Xs, tr_idx)
+            if cfg.restore_effects:
+                self._fit_effects(Xs, tr_idx)
             # refine_seconds_ is the time after training: the refit and the correction together
             self.refine_seconds_ += time.perf_counter() - t_content
         self.fit_seconds_ = time.perf_counter() - t0
@@ -811,6 +829,10 @@ class MultiMeasurementCRL:
             from causaltraits.crl.content import apply_content_maps
 
             Z = apply_content_maps(self.content_maps_, Z)
+        if self.effect_maps_:
+            from causaltraits.crl.effects import apply_effect_maps
+
+            Z = apply_effect_maps(self.effect_maps_, Z)
         return Z
 
     def _fit_content(self, Xs, tr_idx: np.ndarray) -> None:
@@ -818,10 +840,32 @@ class MultiMeasurementCRL:
         training rows, in the refitted coordinates."""
         from causaltraits.crl.content import fit_content_maps
 
-        rows = np.sort(tr_idx[:self.config.refine_rows])
+        rows = self._content_rows(tr_idx)
         # ``_fit`` has emptied content_maps_, so these are the refit's latents
         Z = self._transform_scaled([[x[rows] for x in mod] for mod in Xs])
         self.content_maps_ = fit_content_maps(Z, self._own_blocks())
+
+    def _content_rows(self, tr_idx: np.ndarray) -> np.ndarray:
+        return np.sort(tr_idx[:self.config.refine_rows])
+
+    def _fit_effects(self, Xs, tr_idx: np.ndarray) -> None:
+        """Fit the effect restoration (:mod:`causaltraits.crl.effects`) on the content correction's
+        rows, in its coordinates, with each modality's measurements side by side."""
+        from causaltraits.crl.effects import fit_effect_maps
+
+        rows = self._content_rows(tr_idx)
+        # ``_fit`` has emptied effect_maps_, so these are the corrected latents
+        Z = self._transform_scaled([[x[rows] for x in mod] for mod in Xs])
+        mods = [m for m, sl in enumerate(self._latent_slices()) if sl.stop > sl.start]
+        measurements = [np.hstack([x[rows] for x in Xs[m]]) for m in mods]
+        self.effect_maps_ = fit_effect_maps(Z, self._own_blocks(), measurements, self.content_maps_)
+
+    def effect_summary(self) -> list[dict] | None:
+        """Per block: the content column, the columns restored, the gain, whether the map was applied
+        (None when the restoration is off)."""
+        if not self.config.restore_effects:
+            return None
+        return [m.summary(self.latent_names_) for m in self.effect_maps_]
 
     def content_summary(self) -> list[dict] | None:
         """Per corrected column: its name, the canonical correlation before and after, the
@@ -1002,6 +1046,10 @@ class MultiMeasurementCRL:
             from causaltraits.crl.content import maps_to_arrays
 
             arrays.update(maps_to_arrays(self.content_maps_))
+        if self.effect_maps_:
+            from causaltraits.crl import effects
+
+            arrays.update(effects.maps_to_arrays(self.effect_maps_))
         npz = path.with_suffix(".npz")
         with atomic_path(npz) as tmp:
             with open(tmp, "wb") as fh:
@@ -1018,6 +1066,7 @@ class MultiMeasurementCRL:
             "best_epoch": getattr(self, "best_epoch_", None),
             "refine_summary": self.refine_summary_,
             "content_correction": self.content_summary(),
+            "effect_restoration": self.effect_summary(),
         }
         js = path.with_suffix(".json")
         write_json(js, meta)
@@ -1051,6 +1100,9 @@ class MultiMeasurementCRL:
             from causaltraits.crl.content import maps_from_arrays
 
             model.content_maps_ = maps_from_arrays(f)
+            from causaltraits.crl import effects
+
+            model.effect_maps_ = effects.maps_from_arrays(f)
             model.means_ = [[f[f"mean_{m}_{k}"] for k in range(len(mod))] for m, mod in enumerate(meta["dims"])]
         model.scales_ = meta["scales"]
         model.best_epoch_ = meta.get("best_epoch")

@@ -150,6 +150,11 @@ def fit_dataset(ds, run: Run, seed: int = 0, latent_dims: dict[str, int] | None 
     if model.content_summary() is not None:
         # the corrected columns (named as in latents.parquet) and what they share before and after
         metrics["content_correction"] = [{**c, "column": rename[c["column"]]} for c in model.content_summary()]
+    if model.effect_summary() is not None:
+        # per block: the columns restored by the data's Jacobian, the gain, whether it was applied
+        metrics["effect_restoration"] = [{**e, "content_column": rename[e["content_column"]],
+                                          "columns": [rename[c] for c in e["columns"]]}
+                                         for e in model.effect_summary()]
     if model.restarts_summary() is not None:
         # every initialisation's selection score, the one kept, and the epochs trained in all
         metrics["restarts"] = model.restarts_summary()

@@ -60,13 +60,19 @@ def test_fit_demo_with_restarts_names_the_kept_initialisation(tmp_path):
 @pytest.mark.slow
 def test_fit_demo_with_content_correction_reports_each_modality(tmp_path):
     out = tmp_path / "fit"
-    r = _run(["crl", "fit", "--dataset", "athle-demo", "--epochs", "2", "--content-correction", "--out", str(out)])
+    r = _run(["crl", "fit", "--dataset", "athle-demo", "--epochs", "2", "--content-correction", "--restore-effects",
+              "--out", str(out)])
     assert r.exit_code == 0, r.output
     m = json.loads((out / "metrics.json").read_text())["content_correction"]
     assert [c["column"].split("_latent_")[0] for c in m] == ["text", "face"]
     for c in m:
         assert f"content correction of {c['column']}" in r.output
         assert f"{c['residual_correlation_before']:.3f} -> {c['residual_correlation_after']:.3f}" in r.output
+    # and the effect restoration, with a line per block that says whether it was applied
+    e = json.loads((out / "metrics.json").read_text())["effect_restoration"]
+    assert [x["content_column"] for x in e] == [c["column"] for c in m]
+    for x in e:
+        assert f"effect restoration of {', '.join(x['columns'])} by {x['content_column']}: gain {x['gain']:.3f}" in r.output
     # the saved model carries the correction (transform after load is checked in tests/crl)
     model = MultiMeasurementCRL.load(out / "model")
     assert [model.latent_names_[c.column] for c in model.content_maps_] == ["z1_" + m[0]["column"][-1],
@@ -83,7 +89,8 @@ def test_output_errors_are_one_line_and_write_nothing(tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]
     for args, what in ((["--restarts", "0"], "--restarts must be >= 1"),
                        (["--restarts", "2", "--face-latents", "0"], "--face-latents >= 1"),
-                       (["--content-correction", "--shared", "1"], "--shared 0")):
+                       (["--content-correction", "--shared", "1"], "--shared 0"),
+                       (["--restore-effects"], "add --content-correction")):
         r = CliRunner().invoke(cli, ["crl", "fit", "--dataset", "athle-demo", *args])
         assert r.exit_code == 2 and what in r.output and "Traceback" not in r.output
     r = CliRunner().invoke(cli, ["crl", "benchmark", "--seeds", "0"])
