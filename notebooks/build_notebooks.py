@@ -419,14 +419,18 @@ The multimodal multi-measurement model (`crl`) is compared with an autoencoder, 
 the configuration of the published code. After training, `crl` refits each modality's latent
 coordinates to its structural-model prior and to the independent-mechanism contrast of its
 decoders (kept only if that improves the validation rows), then corrects each modality's cause by
-what the other modality shares with it (`causaltraits.crl.content`). This notebook uses a **small** size
+what the other modality shares with it (`causaltraits.crl.content`), and puts back an effect that
+it has replaced by its own noise where the images' local Jacobian says so
+(`causaltraits.crl.effects`). This notebook uses a **small** size
 (few rows, few epochs, one or two seeds) so it runs in a minute or two; the numbers are therefore
 noisy and far from converged. The full benchmark is `causaltraits crl benchmark` (10,000 rows, up
 to 150 epochs, 5 seeds; `results/benchmarks/crl_benchmark.md`).
 
 A limit to keep in mind when reading MCC: an effect and its own noise (`z12` and
 `z12 - f(z11)`) explain the images equally well, so no method can be *sure* to return `z12`
-rather than a mix of it with `z11` (`results/benchmarks/crl_identifiability.md`).
+rather than a mix of it with `z11` (`results/benchmarks/crl_identifiability.md`). Only the way
+the images change with each latent (`z11` turns and shifts the digit, `z12` its hue) can tell them
+apart, and the effect restoration reads it from the data, not from the decoders.
 """),
     code(SETUP),
     code('''
