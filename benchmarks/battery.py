@@ -32,7 +32,6 @@ Writes results/benchmarks/battery.json and battery.md.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import statistics
 import sys

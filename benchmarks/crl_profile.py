@@ -6,7 +6,8 @@ backward, the structural-model density, Adam) and the dense layers as a whole (w
 is the BLAS matrix products), and around the refit of the coordinates after training (decoder
 Jacobians; the structural-model prior; the blocks' maps with their IMA term - numba kernels and
 NumPy's tanh, the blocks on ``refine_threads`` threads, timed as wall time; the rest of its
-L-BFGS; the content correction and the effect restoration that follow it). Prints a table and writes ``results/benchmarks/crl_profile.json``.
+L-BFGS; the content correction and the effect restoration that follow it). Prints a table and
+writes ``results/benchmarks/crl_profile.json``.
 
     python benchmarks/crl_profile.py --rows 10000 --epochs 60
 """

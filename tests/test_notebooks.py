@@ -4,7 +4,6 @@ and the committed notebooks are exactly what ``notebooks/build_notebooks.py`` wr
 from __future__ import annotations
 
 import importlib.util
-import os
 import time
 from pathlib import Path
 

@@ -78,8 +78,8 @@ def benchmark(seeds: int, rows: int, mnist: str | None, epochs: int, methods: st
 @click.option("--force", is_flag=True, help="Replace a non-empty --out once the run is complete.")
 @click.option("--report", "make_report", is_flag=True, help="Also build the PDF report.")
 def fit(ds, text_latents: int, face_latents: int, shared: int, epochs: int, ica_init: bool, refine: bool,
-        pc_test: str, restarts: int, content_correction: bool, restore_effects: bool, seed: int, out: str | None, force: bool,
-        make_report: bool) -> None:
+        pc_test: str, restarts: int, content_correction: bool, restore_effects: bool, seed: int, out: str | None,
+        force: bool, make_report: bool) -> None:
     """Fit the CRL model to the face and text embeddings; write latents, graphs and metrics."""
     from causaltraits.crl.pipeline import fit_dataset
     from causaltraits.runs import check_output_dir, open_run

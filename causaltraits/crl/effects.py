@@ -147,7 +147,7 @@ class EffectMap:
         name = (lambda j: names[j]) if names is not None else (lambda j: j)
         return {"content_column": name(self.column), "columns": [name(j) for j in self.others],
                 "gain": round(self.gain, 6), "content_pure": bool(self.content_pure),
-                "applied": bool(self.applied), "min_gain": MIN_GAIN}
+                "applied": bool(self.applied), "min_gain": MIN_GAIN, **({"notes": self.notes} if self.notes else {})}
 
 
 def fit_effect_map(Z: np.ndarray, X: np.ndarray, column: int, others: list[int], content_pure: bool,
@@ -164,6 +164,8 @@ def fit_effect_map(Z: np.ndarray, X: np.ndarray, column: int, others: list[int],
     emap = EffectMap(column, list(others), center, scale, np.array([u.min(), u.max()]), np.zeros((r, q)),
                      np.zeros(r), content_pure=bool(content_pure))
     if len(Z) < 4 * neighbours:
+        # too few rows for two halves of ``neighbours`` each: nothing is estimated or applied
+        emap.gain = 0.0
         emap.notes.append(f"too few rows ({len(Z)}) for {neighbours} neighbours per half")
         return emap
     J1, J2 = crossfit_jacobians(U, X, neighbours)

@@ -198,7 +198,8 @@ class CRLConfig:
         if self.content_correction and (self.n_shared or sum(d > 0 for d in self.latent_dims) < 2):
             raise ParameterError("content_correction needs two or more modalities with latents and n_shared = 0")
         if self.restore_effects and not self.content_correction:
-            raise ParameterError("restore_effects works on the content correction's blocks: it needs content_correction")
+            raise ParameterError("restore_effects works on the content correction's blocks: "
+                                 "it needs content_correction")
         if self.n_shared < 0 or any(d < 0 for d in self.latent_dims) or self.noise_dim < 0:
             raise ParameterError("latent, shared and noise dimensions must be >= 0")
         if self.n_shared + sum(self.latent_dims) == 0:

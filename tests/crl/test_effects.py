@@ -112,4 +112,13 @@ def test_the_model_fits_saves_and_reports_the_restoration(tmp_path):
     with pytest.raises(ParameterError, match="needs content_correction"):
         MultiMeasurementCRL(CRLConfig(latent_dims=[2, 2], restore_effects=True))
     # the content maps are those of the plain fit: the restoration does not feed back
-    assert np.array_equal(apply_content_maps(m.content_maps_, np.eye(4)), apply_content_maps(plain.content_maps_, np.eye(4)))
+    probe = np.eye(4)
+    assert np.array_equal(apply_content_maps(m.content_maps_, probe), apply_content_maps(plain.content_maps_, probe))
+
+
+def test_too_few_rows_estimate_nothing_and_say_so():
+    rng = np.random.default_rng(3)
+    Z = rng.uniform(-1, 1, size=(100, 2))
+    m = fit_effect_map(Z, _bumps(Z[:, 0], Z[:, 1]), 0, [1], content_pure=True)
+    assert not m.applied and m.gain == 0.0 and "too few rows" in m.summary()["notes"][0]
+    assert np.array_equal(m.apply(Z), Z)
