@@ -203,32 +203,48 @@ def fit_content_maps(Z: np.ndarray, blocks: list[tuple[int, int]]) -> list[Conte
     return maps
 
 
-def apply_content_maps(maps: list[ContentMap], Z: np.ndarray) -> np.ndarray:
+def apply_content_maps(maps: list, Z: np.ndarray) -> np.ndarray:
+    """Each map's ``apply`` in turn (content maps here; :mod:`causaltraits.crl.effects` reuses it)."""
     for m in maps:
         Z = m.apply(Z)
     return Z
 
 
-def maps_to_arrays(maps: list[ContentMap]) -> dict[str, np.ndarray]:
+def block_maps_to_arrays(maps: list, prefix: str, fields: tuple[str, ...], state: str,
+                         state_of) -> dict[str, np.ndarray]:
+    """npz arrays (no pickle) of per-block maps: ``{prefix}.{i}.index`` (the map's column, then its
+    ``others``), each of ``fields`` as float64, and ``{prefix}.{i}.{state}`` = ``state_of(map)``."""
     out = {}
     for i, m in enumerate(maps):
-        out[f"content.{i}.index"] = np.array([m.column, *m.others], dtype=np.int64)
-        for k in ("center", "scale", "term_center", "term_scale", "coef", "out"):
-            out[f"content.{i}.{k}"] = np.asarray(getattr(m, k), dtype=np.float64)
-        out[f"content.{i}.scores"] = np.array([m.score_before, m.score_after, m.residual_before,
-                                               m.residual_after, m.residual_null])
+        out[f"{prefix}.{i}.index"] = np.array([m.column, *m.others], dtype=np.int64)
+        for k in fields:
+            out[f"{prefix}.{i}.{k}"] = np.asarray(getattr(m, k), dtype=np.float64)
+        out[f"{prefix}.{i}.{state}"] = np.asarray(state_of(m), dtype=np.float64)
     return out
 
 
-def maps_from_arrays(f) -> list[ContentMap]:
+def block_maps_from_arrays(f, prefix: str, fields: tuple[str, ...], state: str, build) -> list:
+    """The maps :func:`block_maps_to_arrays` wrote: ``build(column, others, field arrays, state
+    values)`` for each block in order."""
     maps = []
     i = 0
-    while f"content.{i}.index" in f.files:
-        idx = f[f"content.{i}.index"]
-        sc = f[f"content.{i}.scores"]
-        maps.append(ContentMap(int(idx[0]), [int(k) for k in idx[1:]],
-                               *(np.asarray(f[f"content.{i}.{k}"]) for k in
-                                 ("center", "scale", "term_center", "term_scale", "coef", "out")),
-                               *(float(x) for x in sc)))
+    while f"{prefix}.{i}.index" in f.files:
+        idx = f[f"{prefix}.{i}.index"]
+        maps.append(build(int(idx[0]), [int(k) for k in idx[1:]],
+                          [np.asarray(f[f"{prefix}.{i}.{k}"]) for k in fields],
+                          [float(x) for x in f[f"{prefix}.{i}.{state}"]]))
         i += 1
     return maps
+
+
+_FIELDS = ("center", "scale", "term_center", "term_scale", "coef", "out")
+
+
+def maps_to_arrays(maps: list[ContentMap]) -> dict[str, np.ndarray]:
+    return block_maps_to_arrays(maps, "content", _FIELDS, "scores", lambda m: [
+        m.score_before, m.score_after, m.residual_before, m.residual_after, m.residual_null])
+
+
+def maps_from_arrays(f) -> list[ContentMap]:
+    return block_maps_from_arrays(f, "content", _FIELDS, "scores",
+                                  lambda column, others, arrays, scores: ContentMap(column, others, *arrays, *scores))

@@ -203,30 +203,26 @@ def fit_effect_maps(Z: np.ndarray, blocks: list[tuple[int, int]], measurements: 
 
 
 def apply_effect_maps(maps: list[EffectMap], Z: np.ndarray) -> np.ndarray:
-    for m in maps:
-        Z = m.apply(Z)
-    return Z
+    from causaltraits.crl.content import apply_content_maps
+
+    return apply_content_maps(maps, Z)  # each map's ``apply`` in turn, whatever its kind
+
+
+_FIELDS = ("center", "scale", "u_range", "coef", "offset")
 
 
 def maps_to_arrays(maps: list[EffectMap]) -> dict[str, np.ndarray]:
-    out = {}
-    for i, m in enumerate(maps):
-        out[f"effect.{i}.index"] = np.array([m.column, *m.others], dtype=np.int64)
-        for k in ("center", "scale", "u_range", "coef", "offset"):
-            out[f"effect.{i}.{k}"] = np.asarray(getattr(m, k), dtype=np.float64)
-        out[f"effect.{i}.state"] = np.array([m.gain, float(m.content_pure), float(m.applied)])
-    return out
+    from causaltraits.crl.content import block_maps_to_arrays
+
+    return block_maps_to_arrays(maps, "effect", _FIELDS, "state",
+                                lambda m: [m.gain, float(m.content_pure), float(m.applied)])
 
 
 def maps_from_arrays(f) -> list[EffectMap]:
-    maps = []
-    i = 0
-    while f"effect.{i}.index" in f.files:
-        idx = f[f"effect.{i}.index"]
-        gain, pure, applied = (float(x) for x in f[f"effect.{i}.state"])
-        maps.append(EffectMap(int(idx[0]), [int(k) for k in idx[1:]],
-                              *(np.asarray(f[f"effect.{i}.{k}"]) for k in ("center", "scale", "u_range", "coef",
-                                                                          "offset")),
-                              gain=gain, content_pure=bool(pure), applied=bool(applied)))
-        i += 1
-    return maps
+    from causaltraits.crl.content import block_maps_from_arrays
+
+    def build(column, others, arrays, state):
+        gain, pure, applied = state
+        return EffectMap(column, others, *arrays, gain=gain, content_pure=bool(pure), applied=bool(applied))
+
+    return block_maps_from_arrays(f, "effect", _FIELDS, "state", build)
