@@ -10,6 +10,7 @@ latents - relabelled by the MCC matching - against the true graph (skeleton F1, 
 from __future__ import annotations
 
 import time
+from dataclasses import asdict
 from typing import Callable, Sequence
 
 import numpy as np
@@ -76,6 +77,7 @@ def run_benchmark(seeds: Sequence[int] = (0, 1, 2, 3, 4), rows: int = 10_000, mn
     if rows < 50:
         raise ParameterError(f"--rows must be at least 50, got {rows}")
     runs = []
+    crl_config = None
     for seed in seeds:
         data = make_variant_digits(rows, seed=seed, mnist=mnist)
         tr, te = split(rows, seed)
@@ -96,6 +98,8 @@ def run_benchmark(seeds: Sequence[int] = (0, 1, 2, 3, 4), rows: int = 10_000, mn
                         "epochs_trained": method.model.epochs_run_,
                         "epochs_per_s": method.model.epochs_run_ / (secs - refit) if secs > refit else float("nan")})
             if name == "crl":
+                # every setting of the model as run (the same for every seed but the seed itself)
+                crl_config = asdict(method.model.config)
                 rec.update(score_learned_graph(method.model.learned_graph(), rec["match"], truth))
                 # what the refit did: the orders chosen, whether each stage passed its validation check
                 rec["refit"] = method.model.refine_summary_
@@ -115,7 +119,8 @@ def run_benchmark(seeds: Sequence[int] = (0, 1, 2, 3, 4), rows: int = 10_000, mn
         result = {
             "settings": {"seeds": list(map(int, seeds)), "rows": rows, "mnist": mnist, "methods": list(methods),
                          "epochs": epochs, "latents": list(LATENT_NAMES), "test_fraction": 0.2,
-                         "source": data.source, "seeds_done": sorted({r["seed"] for r in runs})},
+                         "source": data.source, "seeds_done": sorted({r["seed"] for r in runs}),
+                         **({"crl_config": crl_config} if crl_config is not None else {})},
             "runs": runs,
             "summary": summarise(runs, methods),
         }

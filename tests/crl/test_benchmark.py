@@ -28,6 +28,11 @@ def test_same_seed_same_numbers_bit_for_bit():
     crl = a["runs"][0]
     assert crl["method"] == "crl" and crl["refit"] == b["runs"][0]["refit"]
     assert isinstance(crl["refit"]["accepted"], bool) and crl["refit"]["ima"] == 10.0
+    # the model's settings as run, with the benchmark's own (content correction, effect restoration)
+    cfg = a["settings"]["crl_config"]
+    assert cfg["content_correction"] and cfg["restore_effects"] and cfg["epochs"] == 2
+    # 80 training rows are too few for the restoration's neighbourhoods: it says so and does nothing
+    assert all(not e["applied"] and "too few rows" in e["notes"][0] for e in crl["effects"])
     table = format_table(a["summary"])
     assert table.splitlines()[0].startswith("| method | MCC Pearson")
     assert "| crl |" in table and "| beta_vae |" in table

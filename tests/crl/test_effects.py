@@ -100,6 +100,9 @@ def test_the_model_fits_saves_and_reports_the_restoration(tmp_path):
     plain = MultiMeasurementCRL(CRLConfig(**cfg), seed=2).fit(X)
     m = MultiMeasurementCRL(CRLConfig(**cfg, restore_effects=True), seed=2).fit(X)
     assert plain.effect_summary() is None and len(m.effect_maps_) == 2
+    # same seed, same bits
+    again = MultiMeasurementCRL(CRLConfig(**cfg, restore_effects=True), seed=2).fit(X)
+    assert np.array_equal(again.transform(X), m.transform(X))
     # the same training, refit and correction; the restoration acts after them
     assert np.array_equal(apply_effect_maps(m.effect_maps_, plain.transform(X)), m.transform(X))
     m.save(tmp_path / "model")
