@@ -56,7 +56,7 @@ from __future__ import annotations
 import copy
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -690,7 +690,7 @@ class MultiMeasurementCRL:
             self._fit_content(Xs, tr_idx)
             if cfg.restore_effects:
                 self._fit_effects(Xs, tr_idx)
-            # refine_seconds_ is the time after training: the refit and the correction together
+            # refine_seconds_ is the time after training: the refit, the correction and the restoration
             self.refine_seconds_ += time.perf_counter() - t_content
         self.fit_seconds_ = time.perf_counter() - t0
         self.graph_weights_ = self._graph_strengths(Xs)
@@ -1084,6 +1084,11 @@ class MultiMeasurementCRL:
         meta = json.loads(js.read_text(encoding="utf-8"))
         if meta.get("format") != "causaltraits.crl.MultiMeasurementCRL":
             raise DataError(f"{js}: not a saved causaltraits CRL model")
+        unknown = sorted(set(meta["config"]) - {f.name for f in fields(CRLConfig)})
+        if unknown or meta.get("format_version", 0) > FORMAT_VERSION:
+            extra = f", settings {', '.join(unknown)}" if unknown else ""
+            raise DataError(f"{js}: saved by a newer causaltraits (format {meta.get('format_version')}{extra}); "
+                            "upgrade it to load this model")
         model = cls(CRLConfig(**meta["config"]), seed=meta["seed"])
         model._build(meta["dims"], np.random.default_rng(0))
         if model.store_.layout() != meta["layout"]:

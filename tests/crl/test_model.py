@@ -62,6 +62,11 @@ def test_save_load_roundtrip(tmp_path):
     assert set(g.nodes) == {"s1", "z1_1", "z1_2", "z2_1"}
     with np.load(npz, allow_pickle=False) as f:  # readable without pickle
         assert "theta" in f.files
+    # a model from a newer causaltraits (a setting this one does not know) is refused in one line
+    meta["config"]["a_future_setting"] = True
+    js.write_text(json.dumps(meta))
+    with pytest.raises(DataError, match="newer causaltraits .*a_future_setting"):
+        MultiMeasurementCRL.load(tmp_path / "model")
 
 
 def test_refit_of_the_coordinates_is_checked_on_validation_and_saved(tmp_path):
