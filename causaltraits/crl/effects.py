@@ -147,13 +147,14 @@ class EffectMap:
         name = (lambda j: names[j]) if names is not None else (lambda j: j)
         return {"content_column": name(self.column), "columns": [name(j) for j in self.others],
                 "gain": round(self.gain, 6), "content_pure": bool(self.content_pure),
-                "applied": bool(self.applied), "min_gain": MIN_GAIN, **({"notes": self.notes} if self.notes else {})}
+                "applied": bool(self.applied), "min_gain": MIN_GAIN,
+                **({"notes": self.notes} if self.notes else {})}
 
 
 def fit_effect_map(Z: np.ndarray, X: np.ndarray, column: int, others: list[int], content_pure: bool,
-                   neighbours: int = NEIGHBOURS, degree: int = DEGREE, min_gain: float = MIN_GAIN) -> EffectMap:
+                   neighbours: int = NEIGHBOURS, degree: int = DEGREE) -> EffectMap:
     """Fit the restoration of ``others`` by the data Jacobian of ``X`` (the block's measurements side
-    by side, rows as ``Z``); applied only if ``content_pure`` and the gain reaches ``min_gain``."""
+    by side, rows as ``Z``); applied only if ``content_pure`` and the gain reaches :data:`MIN_GAIN`."""
     Z = np.asarray(Z, dtype=np.float64)
     cols = [column, *others]
     center, scale = Z[:, cols].mean(0), Z[:, cols].std(0)
@@ -185,7 +186,7 @@ def fit_effect_map(Z: np.ndarray, X: np.ndarray, column: int, others: list[int],
     emap.gain = float(1.0 - left.sum() / AA.sum()) if AA.sum() > 0 else 0.0
     emap.coef = coef
     emap.offset = (_integrals(u, degree) @ coef.T).mean(0)
-    emap.applied = bool(content_pure and emap.gain >= min_gain)
+    emap.applied = bool(content_pure and emap.gain >= MIN_GAIN)
     return emap
 
 
