@@ -142,6 +142,12 @@ class ContentMap:
         Z[:, self.column] = self.center[0] + self.scale[0] * (w - self.out[0]) / self.out[1]
         return Z
 
+    def residual_within(self, factor: float) -> bool:
+        """The residual correlation after the correction is at most ``factor`` times the level
+        independent residuals would reach (2: the ``one_latent_shares`` flag; 1: the effect
+        restoration's purity gate)."""
+        return bool(self.residual_after <= factor * self.residual_null)
+
     def summary(self, names: list[str] | None = None) -> dict:
         name = names[self.column] if names is not None else self.column
         return {"column": name, "canonical_correlation_before": round(self.score_before, 6),
@@ -149,7 +155,7 @@ class ContentMap:
                 "residual_correlation_before": round(self.residual_before, 6),
                 "residual_correlation_after": round(self.residual_after, 6),
                 "residual_correlation_null": round(self.residual_null, 6),
-                "one_latent_shares": bool(self.residual_after <= 2 * self.residual_null),
+                "one_latent_shares": self.residual_within(2),
                 "coef": [round(float(c), 6) for c in self.coef]}
 
 

@@ -198,8 +198,7 @@ def fit_effect_maps(Z: np.ndarray, blocks: list[tuple[int, int]], measurements: 
     out = []
     for cmap in content_maps:
         b = next(i for i, (a, e) in enumerate(blocks) if a <= cmap.column < e)
-        pure = bool(cmap.residual_after <= cmap.residual_null)
-        out.append(fit_effect_map(Z, measurements[b], cmap.column, cmap.others, pure))
+        out.append(fit_effect_map(Z, measurements[b], cmap.column, cmap.others, cmap.residual_within(1)))
     return out
 
 

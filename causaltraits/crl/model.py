@@ -687,9 +687,10 @@ class MultiMeasurementCRL:
         self.effect_maps_ = []
         if cfg.content_correction:
             t_content = time.perf_counter()
-            self._fit_content(Xs, tr_idx)
+            rows = np.sort(tr_idx[:cfg.refine_rows])
+            Z = self._fit_content(Xs, rows)
             if cfg.restore_effects:
-                self._fit_effects(Xs, tr_idx)
+                self._fit_effects(Xs, rows, Z)
             # refine_seconds_ is the time after training: the refit, the correction and the restoration
             self.refine_seconds_ += time.perf_counter() - t_content
         self.fit_seconds_ = time.perf_counter() - t0
@@ -821,7 +822,8 @@ class MultiMeasurementCRL:
         return self._coordinates(Z)
 
     def _coordinates(self, Z: np.ndarray) -> np.ndarray:
-        """Posterior means -> the model's latents: the refit's maps, then the content correction."""
+        """Posterior means -> the model's latents: the refit's maps, the content correction, then the
+        effect restoration."""
         if not len(Z):
             return Z
         if self.reparam_ is not None:
@@ -836,27 +838,21 @@ class MultiMeasurementCRL:
             Z = apply_effect_maps(self.effect_maps_, Z)
         return Z
 
-    def _fit_content(self, Xs, tr_idx: np.ndarray) -> None:
-        """Fit the content correction (:mod:`causaltraits.crl.content`) on up to ``refine_rows``
-        training rows, in the refitted coordinates."""
-        from causaltraits.crl.content import fit_content_maps
+    def _fit_content(self, Xs, rows: np.ndarray) -> np.ndarray:
+        """Fit the content correction (:mod:`causaltraits.crl.content`) on the training ``rows`` (up
+        to ``refine_rows``), in the refitted coordinates; returns those rows' corrected latents."""
+        from causaltraits.crl.content import apply_content_maps, fit_content_maps
 
-        rows = self._content_rows(tr_idx)
-        # ``_fit`` has emptied content_maps_, so these are the refit's latents
+        # ``_fit`` has emptied content_maps_ and effect_maps_, so these are the refit's latents
         Z = self._transform_scaled([[x[rows] for x in mod] for mod in Xs])
         self.content_maps_ = fit_content_maps(Z, self._own_blocks())
+        return apply_content_maps(self.content_maps_, Z)
 
-    def _content_rows(self, tr_idx: np.ndarray) -> np.ndarray:
-        return np.sort(tr_idx[:self.config.refine_rows])
-
-    def _fit_effects(self, Xs, tr_idx: np.ndarray) -> None:
+    def _fit_effects(self, Xs, rows: np.ndarray, Z: np.ndarray) -> None:
         """Fit the effect restoration (:mod:`causaltraits.crl.effects`) on the content correction's
-        rows, in its coordinates, with each modality's measurements side by side."""
+        ``rows`` and their corrected latents ``Z``, with each modality's measurements side by side."""
         from causaltraits.crl.effects import fit_effect_maps
 
-        rows = self._content_rows(tr_idx)
-        # ``_fit`` has emptied effect_maps_, so these are the corrected latents
-        Z = self._transform_scaled([[x[rows] for x in mod] for mod in Xs])
         mods = [m for m, sl in enumerate(self._latent_slices()) if sl.stop > sl.start]
         measurements = [np.hstack([x[rows] for x in Xs[m]]) for m in mods]
         self.effect_maps_ = fit_effect_maps(Z, self._own_blocks(), measurements, self.content_maps_)
