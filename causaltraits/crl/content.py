@@ -39,12 +39,28 @@ before the correction; PC over the latents sees the corrected ones.
 It assumes that one latent per modality carries what the modalities share (a modality with two
 latents that both act on another modality has a two-dimensional content, and the correction would
 mix them). The summary records, per block, the content column's canonical correlation with the
-other modalities and the residual one that the correction minimises, before and after, and the
-level independent residuals would reach. A residual correlation well above that level after the
-correction (``one_latent_shares`` false, at twice that level) says the assumption may not hold
-for that block. Such a block is corrected all the same, towards the one latent that explains the
-most of what it shares. The correction cannot make the rest of a block independent of the other
-modalities where the data say otherwise, so PC still sees such dependence.
+other modalities and the residual one that the correction minimises, before and after.
+
+It also records where independence would leave that residual correlation, by a permutation null:
+the other modalities' residuals are shuffled over rows (:data:`PERMUTATIONS` times, from a seeded
+generator), which keeps both sets of residuals as they are and breaks only their pairing. The
+level is the null's :data:`NULL_QUANTILE` quantile (``residual_null``), and the p-value is the
+share of shuffles that reach the observed value (``residual_p_value``).
+
+- A residual at or below the level means no sign that the rest of the block still shares with
+  the other modalities: the content column is pure as far as these rows can tell. The effect
+  restoration (:mod:`causaltraits.crl.effects`) acts only then.
+- Well above it (``one_latent_shares`` false, at twice the level), the assumption may not hold for
+  that block. Such a block is corrected all the same, towards the one latent that explains the
+  most of what it shares. The correction cannot make the rest of a block independent of the other
+  modalities where the data say otherwise, so PC still sees such dependence.
+
+The correction's coefficients were chosen on the same rows to make this correlation small, so the
+p-value leans towards purity: a small one is strong evidence, a large one is weaker.
+(``benchmarks/crl_content_calibration.py`` measures how often it rejects at each amount of mixing.)
+Before session 9 the level was the rough ``sqrt(p / n) + sqrt(q / n)`` for p and q spline terms on
+n rows; on variant digits that sits above the null's 99% quantile (0.066 against about 0.055 for
+the 95% one).
 
 The flag is a rough guide, not a test:
 
@@ -65,6 +81,10 @@ import numpy as np
 KNOTS = 5
 #: interior knots of the splines of the other columns (the block's and the other modalities')
 KNOTS_OTHER = 3
+#: row shuffles of the permutation null of the residual correlation
+PERMUTATIONS = 199
+#: the null's quantile that sets ``residual_null``
+NULL_QUANTILE = 0.95
 
 
 def _whiten(F: np.ndarray) -> np.ndarray:
@@ -123,11 +143,12 @@ class ContentMap:
     #: column (the criterion minimised)
     residual_before: float = float("nan")
     residual_after: float = float("nan")
-    #: about the largest residual correlation independent residuals would give (sqrt(p / n) +
-    #: sqrt(q / n) for p and q spline terms on n rows); well above it after the correction, the
-    #: block may share with the other modalities through more than one latent (a rough guide: see
-    #: the module's notes)
+    #: where independence would leave the residual correlation: the :data:`NULL_QUANTILE` quantile
+    #: of its permutation null. Well above it after the correction, the block may share with the
+    #: other modalities through more than one latent (a rough guide: see the module's notes)
     residual_null: float = float("nan")
+    #: share of the null's shuffles at or above ``residual_after`` (with the observed value counted)
+    residual_p_value: float = float("nan")
 
     def _raw_terms(self, Z: np.ndarray) -> np.ndarray:
         S = (Z[:, self.others] - self.center[1:]) / self.scale[1:]
@@ -144,8 +165,8 @@ class ContentMap:
 
     def residual_within(self, factor: float) -> bool:
         """The residual correlation after the correction is at most ``factor`` times the level
-        independent residuals would reach (2: the ``one_latent_shares`` flag; 1: the effect
-        restoration's purity gate)."""
+        of its permutation null (2: the ``one_latent_shares`` flag; 1: the effect restoration's
+        purity gate, which is the permutation test at 1 - :data:`NULL_QUANTILE`)."""
         return bool(self.residual_after <= factor * self.residual_null)
 
     def summary(self, names: list[str] | None = None) -> dict:
@@ -155,16 +176,30 @@ class ContentMap:
                 "residual_correlation_before": round(self.residual_before, 6),
                 "residual_correlation_after": round(self.residual_after, 6),
                 "residual_correlation_null": round(self.residual_null, 6),
+                # a model saved before the permutation null has no p-value
+                "residual_p_value": None if np.isnan(self.residual_p_value) else round(self.residual_p_value, 6),
                 "one_latent_shares": self.residual_within(2),
                 "coef": [round(float(c), 6) for c in self.coef]}
 
 
-def fit_content_maps(Z: np.ndarray, blocks: list[tuple[int, int]]) -> list[ContentMap]:
+def _permutation_null(rest: np.ndarray, other: np.ndarray, observed: float,
+                      rng: np.random.Generator) -> tuple[float, float]:
+    """The level (:data:`NULL_QUANTILE` quantile) and p-value of the first canonical correlation
+    between the residual sets ``rest`` and ``other`` when ``other``'s rows are shuffled."""
+    A, B = _whiten(rest), _whiten(other)
+    null = np.array([np.linalg.svd(A.T @ B[rng.permutation(len(B))] / len(B), compute_uv=False)[0]
+                     for _ in range(PERMUTATIONS)])
+    return float(np.quantile(null, NULL_QUANTILE)), float((1 + np.sum(null >= observed)) / (1 + PERMUTATIONS))
+
+
+def fit_content_maps(Z: np.ndarray, blocks: list[tuple[int, int]], seed: int = 0) -> list[ContentMap]:
     """One :class:`ContentMap` per block of two or more columns, fitted on the rows ``Z``;
-    ``blocks`` are the modalities' [start, stop) column ranges (at least two)."""
+    ``blocks`` are the modalities' [start, stop) column ranges (at least two); ``seed`` drives the
+    permutation null's shuffles."""
     from scipy.optimize import minimize
 
     Z = np.asarray(Z, dtype=np.float64)
+    rng = np.random.default_rng([seed, 0xC0])
     if len(blocks) < 2:
         raise ValueError("the content correction needs at least two blocks of latents")
     maps = []
@@ -191,12 +226,15 @@ def fit_content_maps(Z: np.ndarray, blocks: list[tuple[int, int]]) -> list[Conte
         zj = (Z[:, j] - center[0]) / scale[0]
         rest_of_block = _splines((Z[:, others] - center[1:]) / scale[1:])
 
-        def residual_cc(c):
+        def residuals(c):
             given = _spline(zj + T @ c)
-            return _first_cc(_residual(rest_of_block, given), _whiten(_residual(other, given)))
+            return _residual(rest_of_block, given), _residual(other, given)
+
+        def residual_cc(c):
+            rest, oth = residuals(c)
+            return _first_cc(rest, _whiten(oth))
 
         cmap.residual_before = cmap.residual_after = residual_cc(np.zeros(n_terms))
-        cmap.residual_null = float(np.sqrt(rest_of_block.shape[1] / len(Z)) + np.sqrt(other.shape[1] / len(Z)))
         res = minimize(residual_cc, np.zeros(n_terms), method="Nelder-Mead",
                        options={"xatol": 1e-4, "fatol": 1e-7, "maxiter": 400 * n_terms})
         w = zj + T @ res.x
@@ -205,6 +243,7 @@ def fit_content_maps(Z: np.ndarray, blocks: list[tuple[int, int]]) -> list[Conte
             cmap.residual_after = float(res.fun)
             cmap.out = np.array([w.mean(), w.std()])
             cmap.score_after = _first_cc(_spline(w), other_white)
+        cmap.residual_null, cmap.residual_p_value = _permutation_null(*residuals(cmap.coef), cmap.residual_after, rng)
         maps.append(cmap)
     return maps
 
@@ -248,7 +287,8 @@ _FIELDS = ("center", "scale", "term_center", "term_scale", "coef", "out")
 
 def maps_to_arrays(maps: list[ContentMap]) -> dict[str, np.ndarray]:
     return block_maps_to_arrays(maps, "content", _FIELDS, "scores", lambda m: [
-        m.score_before, m.score_after, m.residual_before, m.residual_after, m.residual_null])
+        m.score_before, m.score_after, m.residual_before, m.residual_after, m.residual_null,
+        m.residual_p_value])
 
 
 def maps_from_arrays(f) -> list[ContentMap]:

@@ -16,7 +16,7 @@ every row, a local linear regression of the modality's measurements on the block
 row's nearest neighbours in latent space.
 
 What. For each modality block whose content column (:mod:`causaltraits.crl.content`) passes the
-one-latent check at the independence level:
+one-latent check: its residual correlation at or below the permutation null's level:
 
 1. Per row, two Jacobians from two disjoint halves of the row's ``2 * neighbours`` nearest
    neighbours (alternate ranks). Products of the two are free of the estimation noise's bias
@@ -124,7 +124,7 @@ class EffectMap:
     offset: np.ndarray
     #: share of the content column's squared Jacobian explained by the other columns' directions
     gain: float = float("nan")
-    #: the content column passed the one-latent check at the independence level
+    #: the content column passed the one-latent check (at or below its permutation null's level)
     content_pure: bool = False
     applied: bool = False
     notes: list[str] = field(default_factory=list)

@@ -845,7 +845,7 @@ class MultiMeasurementCRL:
 
         # ``_fit`` has emptied content_maps_ and effect_maps_, so these are the refit's latents
         Z = self._transform_scaled([[x[rows] for x in mod] for mod in Xs])
-        self.content_maps_ = fit_content_maps(Z, self._own_blocks())
+        self.content_maps_ = fit_content_maps(Z, self._own_blocks(), seed=self.seed)
         return apply_content_maps(self.content_maps_, Z)
 
     def _fit_effects(self, Xs, rows: np.ndarray, Z: np.ndarray) -> None:
