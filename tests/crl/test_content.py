@@ -74,6 +74,39 @@ def test_a_modality_sharing_through_two_latents_is_flagged():
     maps = fit_content_maps(_mix(T, 0.0), [(0, 2), (2, 4)])
     for m in maps:
         assert m.residual_after > 3 * m.residual_null and not m.summary()["one_latent_shares"]
+        # no shuffle of the permutation null comes near: the smallest p-value 199 shuffles give
+        assert m.residual_p_value == pytest.approx(1 / 200)
+
+
+def test_permutation_null_leaves_pure_causes_alone():
+    # 8 draws of pure latents: no block is rejected at 5% (the correction was fitted to make the
+    # statistic small, so the test leans towards purity)
+    p_values = []
+    for seed in range(8):
+        rng = np.random.default_rng(100 + seed)
+        maps = fit_content_maps(_mix(_latents(2000, rng), 0.0), [(0, 2), (2, 4)], seed=seed)
+        p_values += [m.residual_p_value for m in maps]
+    assert min(p_values) > 0.05, p_values
+    # the same seed gives the same p-values
+    again = fit_content_maps(_mix(_latents(2000, np.random.default_rng(107)), 0.0), [(0, 2), (2, 4)], seed=7)
+    assert [m.residual_p_value for m in again] == p_values[-2:]
+
+
+@pytest.mark.slow
+def test_permutation_level_matches_the_statistic_under_independence():
+    # modalities drawn independently: the uncorrected residual correlation (``residual_before``)
+    # then has the permutation null as its sampling distribution, so it should exceed its draw's
+    # level about 5% of the time and the level should sit near the statistic's 95% quantile
+    before, levels = [], []
+    for seed in range(40):
+        rng = np.random.default_rng(500 + seed)
+        T = np.column_stack([_latents(1000, rng)[:, :2], _latents(1000, rng)[:, 2:]])
+        m = fit_content_maps(_mix(T, 0.0), [(0, 2), (2, 4)], seed=seed)[0]
+        before.append(m.residual_before)
+        levels.append(m.residual_null)
+    before, levels = np.array(before), np.array(levels)
+    assert np.mean(before > levels) <= 0.12
+    assert np.median(levels) == pytest.approx(np.quantile(before, 0.95), rel=0.15)
 
 
 def test_pure_latents_stay_as_they_are_and_arrays_round_trip(tmp_path):
@@ -88,6 +121,17 @@ def test_pure_latents_stay_as_they_are_and_arrays_round_trip(tmp_path):
         back = maps_from_arrays(f)
     Z = _mix(T, 0.1)
     assert np.array_equal(apply_content_maps(back, Z), apply_content_maps(maps, Z))
+    assert [m.summary() for m in back] == [m.summary() for m in maps]
+    # a model saved before the permutation null (five scores per block) loads, without a p-value
+    with np.load(tmp_path / "m.npz", allow_pickle=False) as f:
+        arrays = {k: f[k] for k in f.files}
+    arrays = {k: (v[:5] if k.endswith(".scores") else v) for k, v in arrays.items()}
+    with open(tmp_path / "old.npz", "wb") as fh:
+        np.savez(fh, **arrays)
+    with np.load(tmp_path / "old.npz", allow_pickle=False) as f:
+        old = maps_from_arrays(f)
+    assert [m.summary()["residual_p_value"] for m in old] == [None, None]
+    assert np.array_equal(apply_content_maps(old, Z), apply_content_maps(maps, Z))
     with pytest.raises(ValueError, match="two blocks"):
         fit_content_maps(T_fit, [(0, 4)])
 

@@ -92,6 +92,7 @@ def test_fit_dataset_records_the_content_correction(tmp_path):
     assert all(c["column"] in m["latent_columns"] for c in rec)
     assert all(c["residual_correlation_after"] <= c["residual_correlation_before"] for c in rec)
     assert all(c["residual_correlation_null"] > 0 and isinstance(c["one_latent_shares"], bool) for c in rec)
+    assert all(0 < c["residual_p_value"] <= 1 for c in rec)
     with open_run(tmp_path / "off", "tiny") as run:
         assert "content_correction" not in fit_dataset(ds, run, seed=0, latent_dims={"text": 2, "face": 1},
                                                        epochs=1, hidden=[8])
