@@ -173,7 +173,8 @@ class CRLConfig:
     #: their own noise: the other columns of a block are sheared by a function of its content column
     #: so that the data's Jacobian (local regressions of the measurements on the latents) has the
     #: content column's direction orthogonal to theirs; applied only where the content column is
-    #: pure and the directions are far from orthogonal (:mod:`causaltraits.crl.effects`). Needs
+    #: pure (it passes the content correction's permutation test at 5%) and the directions are far
+    #: from orthogonal (:mod:`causaltraits.crl.effects`). Needs
     #: ``content_correction``. Off by default; on for variant digits: on ten fits of seeds 10-14 it
     #: acted on one block, whose effect was its own noise (z22's MCC 0.70 -> 0.995), and on no other
     #: (results/benchmarks/crl_experiments.md, session 8)
