@@ -30,28 +30,22 @@ Writes ``results/benchmarks/crl_content_calibration.json`` and ``.md`` (``_quick
 
 from __future__ import annotations
 
+import argparse
+import json
+import multiprocessing as mp
 import os
+import sys
+import time
+from pathlib import Path
 
-for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_v, "1")
+import numpy as np
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import multiprocessing as mp  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import numpy as np  # noqa: E402
+from causaltraits.crl.content import apply_content_maps, fit_content_maps
+from causaltraits.crl.digits import f22, sample_latents
+from causaltraits.crl.metrics import mixed_share
+from causaltraits.runs import atomic_write, write_json
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from causaltraits.crl.content import apply_content_maps, fit_content_maps  # noqa: E402
-from causaltraits.crl.digits import f22, sample_latents  # noqa: E402
-from causaltraits.runs import atomic_write, write_json  # noqa: E402
-
 ALPHA = 0.05
 CELLS = [("independent", 0.0), ("pure", 0.0), ("rotation", 0.1), ("rotation", 0.2),
          ("cubic", 0.03), ("cubic", 0.06), ("cubic", 0.12), ("two latents", 0.0)]
@@ -79,17 +73,6 @@ def latents(kind: str, e: float, n: int, rng: np.random.Generator) -> tuple[np.n
     return T, _standardise(Z)
 
 
-def impurity(z: np.ndarray, own: np.ndarray, other: np.ndarray) -> float:
-    """Share of ``z``'s variance that a cubic in both true latents explains beyond a cubic in its own."""
-    def r2(X):
-        X = np.column_stack([np.ones(len(z)), X])
-        res = z - X @ np.linalg.lstsq(X, z, rcond=None)[0]
-        return 1 - res.var() / z.var()
-    p = [own ** k for k in (1, 2, 3)]
-    q = [other ** k for k in (1, 2, 3)] + [own * other, own ** 2 * other, own * other ** 2]
-    return float(r2(np.column_stack(p + q)) - r2(np.column_stack(p)))
-
-
 def one_draw(task: tuple) -> dict:
     kind, e, n, seed, draw = task
     rng = np.random.default_rng([seed, n, draw, CELLS.index((kind, e))])
@@ -99,7 +82,7 @@ def one_draw(task: tuple) -> dict:
     own, other = (0, 1) if m.column == 0 else (1, 0)
     return {"kind": kind, "e": e, "n": n, "draw": draw, "column": m.column,
             "before": m.residual_before, "after": m.residual_after, "level": m.residual_null,
-            "p": m.residual_p_value, "impurity": impurity(w, T[:, own], T[:, other])}
+            "p": m.residual_p_value, "impurity": mixed_share(w, T[:, own], T[:, other])}
 
 
 def cell_rows(draws: list[dict], reps: int, sizes: list[int]) -> list[dict]:
@@ -175,6 +158,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from tqdm import tqdm
 
+    # one BLAS thread per worker (the workers inherit it): the products are small, the machine shared
+    for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(v, "1")
     reps, sizes = (4, [2000]) if args.quick else (args.reps, [2000, 8000])
     workers = max(1, min(args.workers, 2))
     tasks = [(kind, e, n, args.seed, d) for n in sizes for kind, e in CELLS for d in range(reps)]

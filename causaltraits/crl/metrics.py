@@ -18,6 +18,19 @@ def _corr(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return a.T @ b / a.shape[0]
 
 
+def mixed_share(z: np.ndarray, own: np.ndarray, other: np.ndarray) -> float:
+    """How much of an estimated latent ``z`` is another true latent mixed in: the share of ``z``'s
+    variance that a cubic in both true latents (``own`` and ``other``, with their products)
+    explains beyond a cubic in ``own`` alone."""
+    def r2(X):
+        X = np.column_stack([np.ones(len(z)), X])
+        res = z - X @ np.linalg.lstsq(X, z, rcond=None)[0]
+        return 1 - res.var() / z.var()
+    p = [own ** k for k in (1, 2, 3)]
+    q = [other ** k for k in (1, 2, 3)] + [own * other, own ** 2 * other, own * other ** 2]
+    return float(r2(np.column_stack(p + q)) - r2(np.column_stack(p)))
+
+
 def mcc(true: np.ndarray, est: np.ndarray, method: str = "pearson") -> dict:
     """Mean absolute correlation after matching estimated to true latents (Hungarian).
 

@@ -29,17 +29,6 @@ def _mix(T, angle):
     return np.column_stack([Ts[:, :2] @ r, Ts[:, 2:] @ r])
 
 
-def _impurity(z, own, other):
-    """The share of ``z``'s variance that a cubic in its own true latent leaves and one in both explains."""
-    def r2(X):
-        X = np.column_stack([np.ones(len(z)), X])
-        res = z - X @ np.linalg.lstsq(X, z, rcond=None)[0]
-        return 1 - res.var() / z.var()
-    p = [own ** k for k in (1, 2, 3)]
-    q = [other ** k for k in (1, 2, 3)] + [own * other, own ** 2 * other, own * other ** 2]
-    return r2(np.column_stack(p + q)) - r2(np.column_stack(p))
-
-
 def test_correction_removes_most_of_the_effect_mixed_into_each_cause():
     rng = np.random.default_rng(0)
     T_fit, T = _latents(8000, rng), _latents(2000, rng)
@@ -48,8 +37,8 @@ def test_correction_removes_most_of_the_effect_mixed_into_each_cause():
     assert [m.column for m in maps] == [0, 2]  # the causes: the columns each modality shares
     C = apply_content_maps(maps, Z)
     for col, own, other in ((0, 0, 1), (2, 2, 3)):
-        before = _impurity(Z[:, col], T[:, own], T[:, other])
-        after = _impurity(C[:, col], T[:, own], T[:, other])
+        before = M.mixed_share(Z[:, col], T[:, own], T[:, other])
+        after = M.mixed_share(C[:, col], T[:, own], T[:, other])
         assert before > 0.01 and after < before / 5, (col, before, after)
         m = maps[col // 2]
         # what the rest of the block still shares given the column falls to the level of independence
@@ -114,7 +103,7 @@ def test_pure_latents_stay_as_they_are_and_arrays_round_trip(tmp_path):
     T_fit, T = _latents(6000, rng), _latents(500, rng)
     maps = fit_content_maps(_mix(T_fit, 0.0), [(0, 2), (2, 4)])
     C = apply_content_maps(maps, _mix(T, 0.0))
-    assert _impurity(C[:, 0], T[:, 0], T[:, 1]) < 0.002 and _impurity(C[:, 2], T[:, 2], T[:, 3]) < 0.002
+    assert M.mixed_share(C[:, 0], T[:, 0], T[:, 1]) < 0.002 and M.mixed_share(C[:, 2], T[:, 2], T[:, 3]) < 0.002
     with open(tmp_path / "m.npz", "wb") as fh:
         np.savez(fh, **maps_to_arrays(maps))
     with np.load(tmp_path / "m.npz", allow_pickle=False) as f:

@@ -59,3 +59,14 @@ def test_pc_graph_agrees_with_causallearn():
     ours = M.pc_graph(X, list("abcd"))
     theirs = M.pc_graph(X, list("abcd"), engine="causallearn")
     assert ours.to_dict() == theirs.to_dict()
+
+
+def test_mixed_share_is_the_variance_another_latent_adds():
+    rng = np.random.default_rng(4)
+    own, other = rng.uniform(-1, 1, size=(2, 20000))
+    # a monotone function of its own latent: nothing mixed in
+    assert M.mixed_share(np.tanh(2 * own) + own ** 3, own, other) < 1e-3
+    # a linear mix: 0.2 of an independent latent of the same variance adds 0.04 / 1.04
+    assert M.mixed_share(own + 0.2 * other, own, other) == pytest.approx(0.04 / 1.04, rel=0.05)
+    # a product is seen too
+    assert M.mixed_share(own + 0.5 * own * other, own, other) > 0.05
