@@ -40,13 +40,14 @@ from pathlib import Path
 
 import numpy as np
 
-from causaltraits.crl.content import apply_content_maps, fit_content_maps
+from causaltraits.crl.content import NULL_QUANTILE, PERMUTATIONS, apply_content_maps, fit_content_maps
 from causaltraits.crl.digits import f22, sample_latents
 from causaltraits.crl.metrics import mixed_share
 from causaltraits.runs import atomic_write, write_json
 
 ROOT = Path(__file__).resolve().parents[1]
-ALPHA = 0.05
+#: the check rejects above its level, the null's NULL_QUANTILE quantile
+ALPHA = round(1 - NULL_QUANTILE, 10)
 CELLS = [("independent", 0.0), ("pure", 0.0), ("rotation", 0.1), ("rotation", 0.2),
          ("cubic", 0.03), ("cubic", 0.06), ("cubic", 0.12), ("two latents", 0.0)]
 BLOCKS = [(0, 2), (2, 4)]
@@ -85,7 +86,7 @@ def one_draw(task: tuple) -> dict:
             "p": m.residual_p_value, "impurity": mixed_share(w, T[:, own], T[:, other])}
 
 
-def cell_rows(draws: list[dict], reps: int, sizes: list[int]) -> list[dict]:
+def cell_rows(draws: list[dict], sizes: list[int]) -> list[dict]:
     rows = []
     for n in sizes:
         for kind, e in CELLS:
@@ -110,7 +111,7 @@ def markdown(rows: list[dict], meta: dict) -> str:
     pooled_k = int(round(sum(r["rejection_rate"] * r["draws"] for r in clean)))
     pooled_n = sum(r["draws"] for r in clean)
     lines = ["# The content correction's one-latent check: calibration and power", "",
-             f"Variant-digits latents, {meta['reps']} draws per cell, permutation null of 199 shuffles, "
+             f"Variant-digits latents, {meta['reps']} draws per cell, permutation null of {meta['permutations']} shuffles, "
              f"rejection at p <= {ALPHA}. Seed {meta['seed']}; {meta['wall_seconds']} s on "
              f"{meta['workers']} worker(s). Written by `benchmarks/crl_content_calibration.py`.", "",
              "| cell | n | statistic | rejection rate | median statistic | median level | median p | "
@@ -167,9 +168,9 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     with mp.get_context("spawn").Pool(workers) as pool:
         draws = list(tqdm(pool.imap(one_draw, tasks), total=len(tasks), desc="draws", file=sys.stderr))
-    rows = cell_rows(draws, reps, sizes)
+    rows = cell_rows(draws, sizes)
     meta = {"seed": args.seed, "reps": reps, "sizes": sizes, "workers": workers, "alpha": ALPHA,
-            "permutations": 199, "quick": args.quick, "wall_seconds": round(time.perf_counter() - t0, 1)}
+            "permutations": PERMUTATIONS, "quick": args.quick, "wall_seconds": round(time.perf_counter() - t0, 1)}
     write_json(out / f"{stem}.json", {"meta": meta, "rows": rows, "draws": draws})
     text = markdown(rows, meta)
     with atomic_write(out / f"{stem}.md", "w", encoding="utf-8") as fh:

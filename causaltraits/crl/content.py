@@ -197,9 +197,8 @@ def _permutation_null(rest: np.ndarray, other: np.ndarray, observed: float,
                       rng: np.random.Generator) -> tuple[float, float]:
     """The level (:data:`NULL_QUANTILE` quantile) and p-value of the first canonical correlation
     between the residual sets ``rest`` and ``other`` when ``other``'s rows are shuffled."""
-    A, B = _whiten(rest), _whiten(other)
-    null = np.array([np.linalg.svd(A.T @ B[rng.permutation(len(B))] / len(B), compute_uv=False)[0]
-                     for _ in range(PERMUTATIONS)])
+    B = _whiten(other)
+    null = np.array([_first_cc(rest, B[rng.permutation(len(B))]) for _ in range(PERMUTATIONS)])
     return float(np.quantile(null, NULL_QUANTILE)), float((1 + np.sum(null >= observed)) / (1 + PERMUTATIONS))
 
 
