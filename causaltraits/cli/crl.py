@@ -116,7 +116,8 @@ def fit(ds, text_latents: int, face_latents: int, shared: int, epochs: int, ica_
     for c in m.get("content_correction", []):
         click.echo(f"content correction of {c['column']}: what the rest of its modality still shares with the "
                    f"other given it {c['residual_correlation_before']:.3f} -> {c['residual_correlation_after']:.3f} "
-                   f"(independence level {c['residual_correlation_null']:.3f}, p = {c['residual_p_value']:.3f})")
+                   f"(independence level {c['residual_correlation_null']:.3f}, p = {c['residual_p_value']:.3f}; "
+                   f"{c['criterion']} criterion)")
         if not c["one_latent_shares"]:
             click.echo(f"warning: {c['column']}'s modality may share with the other through more than one latent "
                        f"(still {c['residual_correlation_after']:.3f} after the correction, over twice the "

@@ -160,6 +160,9 @@ class ContentMap:
     residual_null: float = float("nan")
     #: share of the null's shuffles at or above ``residual_after`` (with the observed value counted)
     residual_p_value: float = float("nan")
+    #: the criterion whose minimum gave ``coef``: "small" (few terms, summed) or "full" (the
+    #: residual correlation itself; every model saved before session 10)
+    criterion: str = "full"
 
     def _raw_terms(self, Z: np.ndarray) -> np.ndarray:
         S = (Z[:, self.others] - self.center[1:]) / self.scale[1:]
@@ -190,24 +193,40 @@ class ContentMap:
                 # a model saved before the permutation null has no p-value
                 "residual_p_value": None if np.isnan(self.residual_p_value) else round(self.residual_p_value, 6),
                 "one_latent_shares": self.residual_within(2),
+                "criterion": self.criterion,
                 "coef": [round(float(c), 6) for c in self.coef]}
 
 
 def _permutation_null(rest: np.ndarray, other: np.ndarray, observed: float,
-                      rng: np.random.Generator) -> tuple[float, float]:
+                      shuffles: np.ndarray) -> tuple[float, float]:
     """The level (:data:`NULL_QUANTILE` quantile) and p-value of the first canonical correlation
-    between the residual sets ``rest`` and ``other`` when ``other``'s rows are shuffled."""
+    between the residual sets ``rest`` and ``other`` when ``other``'s rows are shuffled (each row of
+    ``shuffles`` is one permutation of the rows)."""
     B = _whiten(other)
-    null = np.array([_first_cc(rest, B[rng.permutation(len(B))]) for _ in range(PERMUTATIONS)])
+    null = np.array([_first_cc(rest, B[order]) for order in shuffles])
     return float(np.quantile(null, NULL_QUANTILE)), float((1 + np.sum(null >= observed)) / (1 + PERMUTATIONS))
 
 
-def fit_content_maps(Z: np.ndarray, blocks: list[tuple[int, int]], seed: int = 0) -> list[ContentMap]:
-    """One :class:`ContentMap` per block of two or more columns, fitted on the rows ``Z``;
-    ``blocks`` are the modalities' [start, stop) column ranges (at least two); ``seed`` drives the
-    permutation null's shuffles."""
+def _squares(S: np.ndarray) -> np.ndarray:
+    """Each column of ``S`` standardised, then the standardised columns and their squares."""
+    sd = S.std(0)
+    S = (S - S.mean(0)) / np.where(sd > 0, sd, 1.0)
+    return np.column_stack([S, S ** 2])
+
+
+def _nelder_mead(f, n_terms: int) -> np.ndarray:
     from scipy.optimize import minimize
 
+    return np.asarray(minimize(f, np.zeros(n_terms), method="Nelder-Mead",
+                               options={"xatol": 1e-4, "fatol": 1e-7, "maxiter": 400 * n_terms}).x, dtype=np.float64)
+
+
+def fit_content_maps(Z: np.ndarray, blocks: list[tuple[int, int]], seed: int = 0,
+                     small: bool = True) -> list[ContentMap]:
+    """One :class:`ContentMap` per block of two or more columns, fitted on the rows ``Z``;
+    ``blocks`` are the modalities' [start, stop) column ranges (at least two); ``seed`` drives the
+    permutation null's shuffles; ``small`` False keeps the full criterion everywhere (the
+    correction before session 10)."""
     Z = np.asarray(Z, dtype=np.float64)
     rng = np.random.default_rng([seed, 0xC0])
     if len(blocks) < 2:
@@ -217,45 +236,77 @@ def fit_content_maps(Z: np.ndarray, blocks: list[tuple[int, int]], seed: int = 0
         if b - a < 2:
             continue
         rest = [c for a2, b2 in blocks if (a2, b2) != (a, b) for c in range(a2, b2)]
-        other = _splines(Z[:, rest])
-        other_white = _whiten(other)
-        scores = [_first_cc(_spline(Z[:, j]), other_white) for j in range(a, b)]
-        j = a + int(np.argmax(scores))
-        others = [k for k in range(a, b) if k != j]
-        cols = [j, *others]
-        center, scale = Z[:, cols].mean(0), Z[:, cols].std(0)
-        scale = np.where(scale > 0, scale, 1.0)
-        n_terms = 2 * len(others)
-        cmap = ContentMap(j, others, center, scale, np.zeros(n_terms), np.ones(n_terms), np.zeros(n_terms),
-                          np.array([0.0, 1.0]), float(scores[j - a]), float(scores[j - a]))
-        raw = cmap._raw_terms(Z)
-        cmap.term_center = raw.mean(0)
-        sd = raw.std(0)
-        cmap.term_scale = np.where(sd > 0, sd, 1.0)
-        T = cmap.terms(Z)
-        zj = (Z[:, j] - center[0]) / scale[0]
-        rest_of_block = _splines((Z[:, others] - center[1:]) / scale[1:])
-
-        def residuals(c):
-            given = _spline(zj + T @ c)
-            return _residual(rest_of_block, given), _residual(other, given)
-
-        def residual_cc(c):
-            rest, oth = residuals(c)
-            return _first_cc(rest, _whiten(oth))
-
-        cmap.residual_before = cmap.residual_after = residual_cc(np.zeros(n_terms))
-        res = minimize(residual_cc, np.zeros(n_terms), method="Nelder-Mead",
-                       options={"xatol": 1e-4, "fatol": 1e-7, "maxiter": 400 * n_terms})
-        w = zj + T @ res.x
-        if res.fun < cmap.residual_before and w.std() > 0:
-            cmap.coef = np.asarray(res.x, dtype=np.float64)
-            cmap.residual_after = float(res.fun)
-            cmap.out = np.array([w.mean(), w.std()])
-            cmap.score_after = _first_cc(_spline(w), other_white)
-        cmap.residual_null, cmap.residual_p_value = _permutation_null(*residuals(cmap.coef), cmap.residual_after, rng)
-        maps.append(cmap)
+        shuffles = np.array([rng.permutation(len(Z)) for _ in range(PERMUTATIONS)])
+        maps.append(_fit_block(Z, list(range(a, b)), rest, shuffles, small))
     return maps
+
+
+def _fit_block(Z: np.ndarray, block: list[int], rest: list[int], shuffles: np.ndarray,
+               try_small: bool) -> ContentMap:
+    """The :class:`ContentMap` of one block's columns ``block`` against the other modalities'
+    columns ``rest`` (the module's notes, steps 1-3, and the choice between the two criteria)."""
+    other = _splines(Z[:, rest])
+    other_white = _whiten(other)
+    scores = [_first_cc(_spline(Z[:, j]), other_white) for j in block]
+    j = block[int(np.argmax(scores))]
+    others = [k for k in block if k != j]
+    cols = [j, *others]
+    center, scale = Z[:, cols].mean(0), Z[:, cols].std(0)
+    scale = np.where(scale > 0, scale, 1.0)
+    n_terms = 2 * len(others)
+    cmap = ContentMap(j, others, center, scale, np.zeros(n_terms), np.ones(n_terms), np.zeros(n_terms),
+                      np.array([0.0, 1.0]), float(max(scores)), float(max(scores)))
+    raw = cmap._raw_terms(Z)
+    cmap.term_center = raw.mean(0)
+    sd = raw.std(0)
+    cmap.term_scale = np.where(sd > 0, sd, 1.0)
+    T = cmap.terms(Z)
+    zj = (Z[:, j] - center[0]) / scale[0]
+    S = (Z[:, others] - center[1:]) / scale[1:]
+    rest_of_block = _splines(S)
+    # the small criterion's few terms: the block's other columns and the other modalities' columns,
+    # each with its square
+    rest_small, other_small = _squares(S), _squares(Z[:, rest])
+
+    def residuals(c, Fa=rest_of_block, Fb=other):
+        given = _spline(zj + T @ c)
+        return _residual(Fa, given), _residual(Fb, given)
+
+    def full(c):
+        ra, rb = residuals(c)
+        return _first_cc(ra, _whiten(rb))
+
+    def small(c):
+        ra, rb = residuals(c, rest_small, other_small)
+        return float(np.sum(np.linalg.svd(_whiten(ra).T @ _whiten(rb) / len(ra), compute_uv=False) ** 2))
+
+    def test(c, stat):
+        return _permutation_null(*residuals(c), stat, shuffles)
+
+    zero = np.zeros(n_terms)
+    cmap.residual_before = full(zero)
+    # the full criterion from no correction; kept only where it lowers the criterion
+    coef = _nelder_mead(full, n_terms)
+    stat = full(coef)
+    if not (stat < cmap.residual_before and (zj + T @ coef).std() > 0):
+        coef, stat = zero, cmap.residual_before
+    level, p_value = test(coef, stat)
+    if try_small and stat <= 2 * level:
+        # one latent can carry what the block shares: the small criterion, kept where it lowers
+        # its own criterion and leaves the full statistic within the same bound
+        coef_small = _nelder_mead(small, n_terms)
+        stat_small = full(coef_small)
+        if small(coef_small) < small(zero) and (zj + T @ coef_small).std() > 0:
+            level_small, p_small = test(coef_small, stat_small)
+            if stat_small <= 2 * level_small:
+                coef, stat, level, p_value = coef_small, stat_small, level_small, p_small
+                cmap.criterion = "small"
+    w = zj + T @ coef
+    cmap.coef, cmap.residual_after, cmap.residual_null, cmap.residual_p_value = coef, stat, level, p_value
+    if np.any(coef != 0):
+        cmap.out = np.array([w.mean(), w.std()])
+        cmap.score_after = _first_cc(_spline(w), other_white)
+    return cmap
 
 
 def apply_content_maps(maps: list, Z: np.ndarray) -> np.ndarray:
@@ -298,9 +349,15 @@ _FIELDS = ("center", "scale", "term_center", "term_scale", "coef", "out")
 def maps_to_arrays(maps: list[ContentMap]) -> dict[str, np.ndarray]:
     return block_maps_to_arrays(maps, "content", _FIELDS, "scores", lambda m: [
         m.score_before, m.score_after, m.residual_before, m.residual_after, m.residual_null,
-        m.residual_p_value])
+        m.residual_p_value, float(m.criterion == "small")])
+
+
+def _from_scores(column, others, arrays, scores) -> ContentMap:
+    # models saved before session 10 have no criterion (they used the full one), and models saved
+    # before session 9 no p-value either
+    criterion = "small" if len(scores) > 6 and scores[6] == 1.0 else "full"
+    return ContentMap(column, others, *arrays, *scores[:6], criterion=criterion)
 
 
 def maps_from_arrays(f) -> list[ContentMap]:
-    return block_maps_from_arrays(f, "content", _FIELDS, "scores",
-                                  lambda column, others, arrays, scores: ContentMap(column, others, *arrays, *scores))
+    return block_maps_from_arrays(f, "content", _FIELDS, "scores", _from_scores)

@@ -44,6 +44,8 @@ def test_correction_removes_most_of_the_effect_mixed_into_each_cause():
         # what the rest of the block still shares given the column falls to the level of independence
         assert m.residual_before > 3 * m.residual_null and m.residual_after < 2 * m.residual_null
         assert m.summary()["one_latent_shares"]
+        # one latent carries what the modalities share, so the small criterion's solution is kept
+        assert m.criterion == "small" and m.summary()["criterion"] == "small"
     # PC with the GCM test (2,000 rows): the mixed causes add adjacencies, the corrected ones do not
     def skeleton(W):
         g = M.pc_graph(W, ["z11", "z12", "z21", "z22"], alpha=0.05, test="gcm")
@@ -63,6 +65,10 @@ def test_a_modality_sharing_through_two_latents_is_flagged():
     maps = fit_content_maps(_mix(T, 0.0), [(0, 2), (2, 4)])
     for m in maps:
         assert m.residual_after > 3 * m.residual_null and not m.summary()["one_latent_shares"]
+        # the full criterion's minimum is far above the level, so the small criterion is not tried:
+        # its few terms could hide the second channel from themselves (on this table they bring the
+        # full statistic down to about the level, and the flag would not fire)
+        assert m.criterion == "full"
         # no shuffle of the permutation null comes near: the smallest p-value 199 shuffles give
         assert m.residual_p_value == pytest.approx(1 / 200)
 
@@ -112,16 +118,19 @@ def test_pure_latents_stay_as_they_are_and_arrays_round_trip(tmp_path):
     Z = _mix(T, 0.1)
     assert np.array_equal(apply_content_maps(back, Z), apply_content_maps(maps, Z))
     assert [m.summary() for m in back] == [m.summary() for m in maps]
-    # a model saved before the permutation null (five scores per block) loads, without a p-value
+    assert [m.criterion for m in back] == ["small", "small"]
+    # models saved before the permutation null (five scores per block: no p-value) and before the
+    # small criterion (six: no criterion, which was then the full one) load
     with np.load(tmp_path / "m.npz", allow_pickle=False) as f:
         arrays = {k: f[k] for k in f.files}
-    arrays = {k: (v[:5] if k.endswith(".scores") else v) for k, v in arrays.items()}
-    with open(tmp_path / "old.npz", "wb") as fh:
-        np.savez(fh, **arrays)
-    with np.load(tmp_path / "old.npz", allow_pickle=False) as f:
-        old = maps_from_arrays(f)
-    assert [m.summary()["residual_p_value"] for m in old] == [None, None]
-    assert np.array_equal(apply_content_maps(old, Z), apply_content_maps(maps, Z))
+    for n_scores, p_values in ((5, [None, None]), (6, [m.summary()["residual_p_value"] for m in maps])):
+        with open(tmp_path / "old.npz", "wb") as fh:
+            np.savez(fh, **{k: (v[:n_scores] if k.endswith(".scores") else v) for k, v in arrays.items()})
+        with np.load(tmp_path / "old.npz", allow_pickle=False) as f:
+            old = maps_from_arrays(f)
+        assert [m.summary()["residual_p_value"] for m in old] == p_values
+        assert [m.criterion for m in old] == ["full", "full"]
+        assert np.array_equal(apply_content_maps(old, Z), apply_content_maps(maps, Z))
     with pytest.raises(ValueError, match="two blocks"):
         fit_content_maps(T_fit, [(0, 4)])
 
