@@ -116,12 +116,12 @@ def fit(ds, text_latents: int, face_latents: int, shared: int, epochs: int, ica_
     for c in m.get("content_correction", []):
         click.echo(f"content correction of {c['column']}: what the rest of its modality still shares with the "
                    f"other given it {c['residual_correlation_before']:.3f} -> {c['residual_correlation_after']:.3f} "
-                   f"(independence level {c['residual_correlation_null']:.3f}, p = {c['residual_p_value']:.3f}; "
-                   f"{c['criterion']} criterion)")
+                   f"({c['criterion']} criterion; the full criterion's minimum {c['residual_correlation_min']:.3f}, "
+                   f"independence level {c['residual_correlation_null']:.3f}, p = {c['residual_p_value']:.3f})")
         if not c["one_latent_shares"]:
             click.echo(f"warning: {c['column']}'s modality may share with the other through more than one latent "
-                       f"(still {c['residual_correlation_after']:.3f} after the correction, over twice the "
-                       "independence level); the correction assumes one", err=True)
+                       f"(still {c['residual_correlation_min']:.3f} at the full criterion's minimum, over twice "
+                       "the independence level); the correction assumes one", err=True)
     for e in m.get("effect_restoration", []):
         state = ("applied" if e["applied"] else
                  "not applied: the content latent is not pure enough" if not e["content_pure"] else

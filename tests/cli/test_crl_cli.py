@@ -68,8 +68,8 @@ def test_fit_demo_with_content_correction_reports_each_modality(tmp_path):
     for c in m:
         assert f"content correction of {c['column']}" in r.output
         assert f"{c['residual_correlation_before']:.3f} -> {c['residual_correlation_after']:.3f}" in r.output
-        assert (f"(independence level {c['residual_correlation_null']:.3f}, p = {c['residual_p_value']:.3f}; "
-                f"{c['criterion']} criterion)"
+        assert (f"({c['criterion']} criterion; the full criterion's minimum {c['residual_correlation_min']:.3f}, "
+                f"independence level {c['residual_correlation_null']:.3f}, p = {c['residual_p_value']:.3f})"
                 in r.output)
     # and the effect restoration, with a line per block that says whether it was applied
     e = json.loads((out / "metrics.json").read_text())["effect_restoration"]

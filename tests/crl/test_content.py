@@ -88,6 +88,21 @@ def test_permutation_null_leaves_pure_causes_alone():
     assert [m.residual_p_value for m in again] == p_values[-2:]
 
 
+def test_the_small_criterion_changes_the_coefficients_not_the_test():
+    # the permutation test and the flag judge the full criterion's minimum, whichever criterion's
+    # coefficients are kept, so they are the same with and without the small criterion
+    Z = _mix(_latents(3000, np.random.default_rng(11)), 0.2)
+    both = fit_content_maps(Z, [(0, 2), (2, 4)], seed=4)
+    full = fit_content_maps(Z, [(0, 2), (2, 4)], seed=4, small=False)
+    for m, f in zip(both, full):
+        assert m.criterion == "small" and f.criterion == "full"
+        assert (m.residual_min, m.residual_null, m.residual_p_value) == (f.residual_min, f.residual_null, f.residual_p_value)
+        assert f.residual_after == f.residual_min and np.array_equal(m.term_center, f.term_center)
+        assert not np.array_equal(m.coef, f.coef)
+        # the small criterion's solution stays within the flag's bound on the full statistic
+        assert m.residual_after <= 2 * m.residual_null
+
+
 @pytest.mark.slow
 def test_permutation_level_matches_the_statistic_under_independence():
     # modalities drawn independently: the uncorrected residual correlation (``residual_before``)
