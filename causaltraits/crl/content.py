@@ -95,6 +95,10 @@ cell; ``results/benchmarks/crl_content_calibration.md``):
   the cause's variance from its effect, 0.33 with 3%, the size with 1%. A pass therefore says the
   cause is pure to within a few percent of its variance, not to the 0.2% PC needs on variant
   digits (``crl_experiments.md``, session 7).
+- What the correction leaves of the effect in the cause, at 8,000 rows: with the small criterion
+  (kept in every draw but the two-latent ones and 30% of the 10% cubic mixes) 0.026 and 0.077 of
+  the cubic mixes at 3% and 10%, against 0.034 and 0.105 with the full criterion only; on pure
+  causes and rotations both leave under 0.1% (0.0006-0.0009 against 0.0003-0.0009).
 
 Before session 9 the level was the rough ``sqrt(p / n) + sqrt(q / n)`` for p and q spline terms on
 n rows; on variant digits that sits above the null's 99% quantile (0.066 against about 0.055 for

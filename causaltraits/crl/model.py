@@ -866,8 +866,10 @@ class MultiMeasurementCRL:
         return [m.summary(self.latent_names_) for m in self.effect_maps_]
 
     def content_summary(self) -> list[dict] | None:
-        """Per corrected column: its name, the canonical correlation before and after, the
-        coefficients (None when the correction is off)."""
+        """Per corrected column: its name, the canonical correlation before and after, the residual
+        correlations with the permutation test's level and p-value, the criterion kept and the
+        coefficients (:meth:`causaltraits.crl.content.ContentMap.summary`; None when the
+        correction is off)."""
         if not self.config.content_correction:
             return None
         return [m.summary(self.latent_names_) for m in self.content_maps_]
