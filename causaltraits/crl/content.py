@@ -110,8 +110,9 @@ The flag is a rough guide, not a test:
 - The demo tables' face and text latents share through several channels (gender and traits).
   There the permutation test rejects every block (p <= 0.01), but the flag fires only on
   celeb-demo's face block (0.266 against a level of 0.117), not on athle-demo's (0.304 and 0.321
-  against 0.185 and 0.201). The correction lowers MCC there (0.951 -> 0.926 on athle-demo), so
-  ``crl fit`` leaves it off by default.
+  against 0.185 and 0.201). The correction lowers MCC there (athle-demo 0.951 -> 0.947 with the
+  small criterion, 0.926 with the full one only; celeb-demo 0.970 -> 0.965), so ``crl fit``
+  leaves it off by default.
 - It raised a false alarm on variant-digits seed 0, where the two terms do not reach the cause.
 """
 
