@@ -239,12 +239,11 @@ class ContentMap:
 
 
 def _permutation_null(rest: np.ndarray, other: np.ndarray, observed: float,
-                      shuffles: np.ndarray) -> tuple[float, float]:
+                      rng: np.random.Generator) -> tuple[float, float]:
     """The level (:data:`NULL_QUANTILE` quantile) and p-value of the first canonical correlation
-    between the residual sets ``rest`` and ``other`` when ``other``'s rows are shuffled (each row of
-    ``shuffles`` is one permutation of the rows)."""
+    between the residual sets ``rest`` and ``other`` when ``other``'s rows are shuffled."""
     B = _whiten(other)
-    null = np.array([_first_cc(rest, B[order]) for order in shuffles])
+    null = np.array([_first_cc(rest, B[rng.permutation(len(B))]) for _ in range(PERMUTATIONS)])
     return float(np.quantile(null, NULL_QUANTILE)), float((1 + np.sum(null >= observed)) / (1 + PERMUTATIONS))
 
 
@@ -277,15 +276,15 @@ def fit_content_maps(Z: np.ndarray, blocks: list[tuple[int, int]], seed: int = 0
         if b - a < 2:
             continue
         rest = [c for a2, b2 in blocks if (a2, b2) != (a, b) for c in range(a2, b2)]
-        shuffles = np.array([rng.permutation(len(Z)) for _ in range(PERMUTATIONS)])
-        maps.append(_fit_block(Z, list(range(a, b)), rest, shuffles, small))
+        maps.append(_fit_block(Z, list(range(a, b)), rest, rng, small))
     return maps
 
 
-def _fit_block(Z: np.ndarray, block: list[int], rest: list[int], shuffles: np.ndarray,
+def _fit_block(Z: np.ndarray, block: list[int], rest: list[int], rng: np.random.Generator,
                try_small: bool) -> ContentMap:
     """The :class:`ContentMap` of one block's columns ``block`` against the other modalities'
-    columns ``rest`` (the module's notes, steps 1-3, and the choice between the two criteria)."""
+    columns ``rest`` (the module's notes, steps 1-3, and the choice between the two criteria);
+    ``rng`` draws the permutation null's shuffles."""
     other = _splines(Z[:, rest])
     other_white = _whiten(other)
     scores = [_first_cc(_spline(Z[:, j]), other_white) for j in block]
@@ -329,7 +328,7 @@ def _fit_block(Z: np.ndarray, block: list[int], rest: list[int], shuffles: np.nd
     if not (stat < cmap.residual_before and (zj + T @ coef).std() > 0):
         coef, stat = zero, cmap.residual_before
     cmap.residual_min = stat
-    cmap.residual_null, cmap.residual_p_value = _permutation_null(*residuals(coef), stat, shuffles)
+    cmap.residual_null, cmap.residual_p_value = _permutation_null(*residuals(coef), stat, rng)
     if try_small and cmap.residual_within(2):
         # one latent can carry what the block shares: the small criterion, kept where it lowers
         # its own criterion and leaves the full statistic within the same bound
