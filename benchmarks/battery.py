@@ -205,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from causaltraits.independence import available_tests
     from causaltraits.independence.battery import run_battery
-    from causaltraits.runs import package_versions, write_json, atomic_write
+    from causaltraits.runs import package_versions, write_json, write_text
 
     global AUTHORS_HSIC
     AUTHORS_HSIC = authors_package_hsic()
@@ -343,8 +343,7 @@ def main(argv: list[str] | None = None) -> int:
            f"{'run from the package' if AUTHORS_HSIC is not None else 're-implemented here in float64'}).", ""]
     if missing:
         md.append(f"Not yet implemented in causaltraits when this ran (left out on both sides): {', '.join(missing)}.")
-    with atomic_write(out / "battery.md", "w", encoding="utf-8") as fh:
-        fh.write("\n".join(md) + "\n")
+    write_text(out / "battery.md", "\n".join(md) + "\n")
     print(f"written {out / 'battery.json'} and {out / 'battery.md'}", file=sys.stderr)
     return 0
 

@@ -90,7 +90,7 @@ def main() -> None:
               "cluster_start_s": {"dask-2-processes": round(start_procs, 3), "dask-2-threads": round(start_threads, 3)},
               "cpu_count": os.cpu_count(), "load_average_1min": [round(load_before, 2), round(load_after, 2)],
               "python": platform.python_version(), "rows": rows}
-    from causaltraits.runs import atomic_write, write_json
+    from causaltraits.runs import write_json, write_text
 
     stem = "bootstrap_scheduler" + ("" if args.test == "auto" else f"_{args.test}")
     write_json(OUT / f"{stem}.json", result)
@@ -102,8 +102,7 @@ def main() -> None:
     lines.append("")
     lines.append(f"cluster start-up (not included): {result['cluster_start_s']}; cores: {os.cpu_count()} (shared; "
                  f"1-min load average {load_before:.1f} before, {load_after:.1f} after)")
-    with atomic_write(OUT / f"{stem}.md", encoding="utf-8") as fh:
-        fh.write("\n".join(lines) + "\n")
+    write_text(OUT / f"{stem}.md", "\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

@@ -46,7 +46,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from causaltraits.independence import available_tests, get_test_class, make_test  # noqa: E402
-from causaltraits.runs import atomic_write, write_json  # noqa: E402
+from causaltraits.runs import write_json, write_text  # noqa: E402
 
 ALPHA = 0.05
 TARGET = (0.03, 0.07)
@@ -277,8 +277,7 @@ def main(argv: list[str] | None = None) -> int:
         out = Path(args.out)
         stem = "calibration_quick" if args.quick else "calibration"
         saved = json.loads((out / f"{stem}.json").read_text())
-        with atomic_write(out / f"{stem}.md", "w", encoding="utf-8") as fh:
-            fh.write(markdown(saved["rows"], saved["meta"]))
+        write_text(out / f"{stem}.md", markdown(saved["rows"], saved["meta"]))
         return 0
     workers = max(1, min(args.workers, 2))
     sizes, power_sizes = [500, 2000], [500, 1000]
@@ -310,8 +309,7 @@ def main(argv: list[str] | None = None) -> int:
     suffix = "_quick" if args.quick else ""
     write_json(out / f"calibration{suffix}.json", {"meta": meta, "rows": rows})
     text = markdown(rows, meta)
-    with atomic_write(out / f"calibration{suffix}.md", "w", encoding="utf-8") as fh:
-        fh.write(text)
+    write_text(out / f"calibration{suffix}.md", text)
     print(text)
     return 0
 

@@ -245,14 +245,13 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(measure(json.loads(args.measure))))
         return 0
     if args.render:
-        from causaltraits.runs import atomic_write, write_json
+        from causaltraits.runs import write_json, write_text
 
         path = Path(args.out) / ("ci_speed_quick.json" if args.quick else "ci_speed.json")
         res = json.loads(path.read_text())
         res["ratios"] = cpu_ratios(res["single"])
         write_json(path, res)
-        with atomic_write(path.with_suffix(".md"), "w", encoding="utf-8") as fh:
-            fh.write(markdown(res))
+        write_text(path.with_suffix(".md"), markdown(res))
         return 0
     from tqdm import tqdm
 
@@ -283,14 +282,13 @@ def main(argv: list[str] | None = None) -> int:
     res["ratios"] = cpu_ratios(res["single"])
     res["meta"] = {"quick": args.quick, "reps": reps, "cpus": os.cpu_count(), "load": os.getloadavg()[0],
                    "source": load_table(None)[3], "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS")}
-    from causaltraits.runs import atomic_write, write_json
+    from causaltraits.runs import write_json, write_text
 
     out = Path(args.out)
     suffix = "_quick" if args.quick else ""
     write_json(out / f"ci_speed{suffix}.json", res)
     text = markdown(res)
-    with atomic_write(out / f"ci_speed{suffix}.md", "w", encoding="utf-8") as fh:
-        fh.write(text)
+    write_text(out / f"ci_speed{suffix}.md", text)
     print(text)
     return 0
 

@@ -44,7 +44,7 @@ import numpy as np
 from causaltraits.crl.content import NULL_QUANTILE, PERMUTATIONS, apply_content_maps, fit_content_maps
 from causaltraits.crl.digits import f22, sample_latents
 from causaltraits.crl.metrics import mixed_share
-from causaltraits.runs import atomic_write, write_json
+from causaltraits.runs import write_json, write_text
 
 ROOT = Path(__file__).resolve().parents[1]
 #: the check rejects above its level, the null's NULL_QUANTILE quantile
@@ -166,8 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     stem = "crl_content_calibration" + ("_quick" if args.quick else "")
     if args.render:
         saved = json.loads((out / f"{stem}.json").read_text())
-        with atomic_write(out / f"{stem}.md", "w", encoding="utf-8") as fh:
-            fh.write(markdown(saved["rows"], saved["meta"]))
+        write_text(out / f"{stem}.md", markdown(saved["rows"], saved["meta"]))
         return 0
     from tqdm import tqdm
 
@@ -185,8 +184,7 @@ def main(argv: list[str] | None = None) -> int:
             "permutations": PERMUTATIONS, "quick": args.quick, "wall_seconds": round(time.perf_counter() - t0, 1)}
     write_json(out / f"{stem}.json", {"meta": meta, "rows": rows, "draws": draws})
     text = markdown(rows, meta)
-    with atomic_write(out / f"{stem}.md", "w", encoding="utf-8") as fh:
-        fh.write(text)
+    write_text(out / f"{stem}.md", text)
     print(text)
     return 0
 

@@ -64,7 +64,7 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
 
-    from causaltraits.runs import atomic_write, package_versions, write_json
+    from causaltraits.runs import package_versions, write_json, write_text
 
     truth_graph = true_graph()
     z = sample_latents(args.rows, np.random.default_rng(args.seed))
@@ -105,8 +105,7 @@ def main(argv=None) -> int:
     print(md)
     write_json(OUT.with_suffix(".json"), {"settings": vars(args), "true_edges": [list(e) for e in TRUE_EDGES],
                                           "rows": rows, "versions": package_versions(), "argv": sys.argv[1:]})
-    with atomic_write(OUT.with_suffix(".md"), encoding="utf-8") as fh:
-        fh.write(md)
+    write_text(OUT.with_suffix(".md"), md)
     return 0
 
 

@@ -236,9 +236,14 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         raise
 
 
-def write_json(path: str | os.PathLike, obj: Any) -> None:
+def write_text(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` to ``path`` as UTF-8, through a temporary file renamed on success."""
     with atomic_write(path, "w", encoding="utf-8") as fh:
-        fh.write(dumps_json(obj))
+        fh.write(text)
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> None:
+    write_text(path, dumps_json(obj))
 
 
 def base_manifest(command: str, dataset: Any, params: dict[str, Any], seed: int | None) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from causaltraits.discovery.graph import EDGE_TYPES, Edge, Graph
-from causaltraits.runs import atomic_path, atomic_write
+from causaltraits.runs import atomic_path, write_text
 
 _MARK_OF_CHAR = {"<": "arrow", ">": "arrow", "-": "tail", "o": "circle"}
 _DOT_ARROW = {"arrow": "normal", "tail": "none", "circle": "odot"}
@@ -38,8 +38,7 @@ def _marks(e: Edge) -> tuple[str, str]:
 def write_json(graph: Graph, path: str | Path) -> Path:
     """Write ``graph.json`` (atomically)."""
     path = Path(path)
-    with atomic_write(path, "w", encoding="utf-8") as fh:
-        fh.write(graph.to_json())
+    write_text(path, graph.to_json())
     return path
 
 
@@ -118,8 +117,7 @@ def to_dot(graph: Graph, tiers: Sequence[Sequence[str]] | None = None, name: str
 
 def write_dot(graph: Graph, path: str | Path, tiers: Sequence[Sequence[str]] | None = None) -> Path:
     path = Path(path)
-    with atomic_write(path, "w", encoding="utf-8") as fh:
-        fh.write(to_dot(graph, tiers))
+    write_text(path, to_dot(graph, tiers))
     return path
 
 
