@@ -139,10 +139,16 @@ def _whiten(F: np.ndarray) -> np.ndarray:
     return F @ _whitener(F, RIDGE)
 
 
+def _canonical_correlations(Fa: np.ndarray, Fb_white: np.ndarray) -> np.ndarray:
+    """All canonical correlations (largest first) between feature sets ``Fa`` (whitened here) and
+    ``Fb_white``."""
+    Wa = _whiten(Fa)
+    return np.linalg.svd(Wa.T @ Fb_white / len(Wa), compute_uv=False)
+
+
 def _first_cc(Fa: np.ndarray, Fb_white: np.ndarray) -> float:
     """First canonical correlation between feature sets ``Fa`` (whitened here) and ``Fb_white``."""
-    Wa = _whiten(Fa)
-    return float(np.linalg.svd(Wa.T @ Fb_white / len(Wa), compute_uv=False)[0])
+    return float(_canonical_correlations(Fa, Fb_white)[0])
 
 
 def _spline(c: np.ndarray) -> np.ndarray:
@@ -318,7 +324,7 @@ def _fit_block(Z: np.ndarray, block: list[int], rest: list[int], rng: np.random.
 
     def small(c):
         ra, rb = residuals(c, rest_small, other_small)
-        return float(np.sum(np.linalg.svd(_whiten(ra).T @ _whiten(rb) / len(ra), compute_uv=False) ** 2))
+        return float(np.sum(_canonical_correlations(ra, _whiten(rb)) ** 2))
 
     zero = np.zeros(n_terms)
     cmap.residual_before = full(zero)
