@@ -54,6 +54,40 @@ def mcc(true: np.ndarray, est: np.ndarray, method: str = "pearson") -> dict:
     return {"mcc": float(per.mean()), "per_latent": per.tolist(), "match": match}
 
 
+def _cubic_terms(B: np.ndarray) -> np.ndarray:
+    """1, each column's powers 1-3 and, for every pair of columns, a b, a^2 b and a b^2."""
+    cols = [np.ones(len(B))] + [B[:, j] ** k for j in range(B.shape[1]) for k in (1, 2, 3)]
+    for i in range(B.shape[1]):
+        for j in range(i + 1, B.shape[1]):
+            a, b = B[:, i], B[:, j]
+            cols += [a * b, a * a * b, a * b * b]
+    return np.column_stack(cols)
+
+
+def block_information(est_train: np.ndarray, true_train: np.ndarray, est_test: np.ndarray,
+                      true_test: np.ndarray, blocks: Sequence[tuple[int, int]]) -> list[float]:
+    """What each block of estimated latents keeps of the true latents it should hold.
+
+    For every block ``(a, b)`` (columns ``a:b`` of both the estimated and the true latents) and each
+    true column ``j`` in it: the test R^2 of a least-squares cubic in the block's estimated columns
+    (standardised on train; powers 1-3 and the pairwise products ``a b, a^2 b, a b^2``), fitted on
+    train. A smooth invertible map inside the block leaves it (nearly) unchanged, so it tells a
+    latent lost in training (low) from one only mixed with its neighbour (high, with a low MCC).
+    """
+    est_train, est_test = np.asarray(est_train, float), np.asarray(est_test, float)
+    true_train, true_test = np.asarray(true_train, float), np.asarray(true_test, float)
+    mu, sd = est_train.mean(0), np.maximum(est_train.std(0), 1e-12)
+    S_train, S_test = (est_train - mu) / sd, (est_test - mu) / sd
+    out = []
+    for a, b in blocks:
+        F_train, F_test = _cubic_terms(S_train[:, a:b]), _cubic_terms(S_test[:, a:b])
+        for j in range(a, b):
+            coef, *_ = np.linalg.lstsq(F_train, true_train[:, j], rcond=None)
+            resid = true_test[:, j] - F_test @ coef
+            out.append(float(1.0 - resid.var() / true_test[:, j].var()))
+    return out
+
+
 def kernel_r2(est_train: np.ndarray, true_train: np.ndarray, est_test: np.ndarray,
               true_test: np.ndarray, seed: int = 0) -> dict:
     """R^2 of an RBF kernel ridge from all estimated latents to each true latent, fitted on train.

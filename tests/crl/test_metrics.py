@@ -70,3 +70,28 @@ def test_mixed_share_is_the_variance_another_latent_adds():
     assert M.mixed_share(own + 0.2 * other, own, other) == pytest.approx(0.04 / 1.04, rel=0.05)
     # a product is seen too
     assert M.mixed_share(own + 0.5 * own * other, own, other) > 0.05
+
+
+def test_block_information_ignores_the_coordinates_and_sees_a_lost_latent():
+    rng = np.random.default_rng(5)
+    T = rng.uniform(-1, 1, size=(6000, 4))
+    tr, te = slice(0, 4000), slice(4000, None)
+    # block 1: a smooth invertible mix of its two latents (MCC low, nothing lost)
+    b1 = np.column_stack([T[:, 0] + 0.8 * T[:, 1], 0.5 * T[:, 1] + 0.3 * T[:, 0] ** 2])
+    # block 2: the first latent kept (through a monotone map), the second replaced by noise
+    b2 = np.column_stack([np.tanh(1.5 * T[:, 2]), rng.uniform(-1, 1, 6000)])
+    Z = np.column_stack([b1, b2])
+    info = M.block_information(Z[tr], T[tr], Z[te], T[te], [(0, 2), (2, 4)])
+    assert len(info) == 4
+    assert min(info[:3]) > 0.98, info
+    assert abs(info[3]) < 0.01, info
+    assert M.mcc(T[te], Z[te])["per_latent"][0] < 0.9  # the mix that the information measure looks through
+    # the same R^2 as an ordinary least-squares fit of the same terms (statsmodels)
+    import statsmodels.api as sm
+
+    S = (Z - Z[tr].mean(0)) / Z[tr].std(0)
+    a, b = S[:, 2], S[:, 3]
+    F = np.column_stack([a, a ** 2, a ** 3, b, b ** 2, b ** 3, a * b, a * a * b, a * b * b])
+    fit = sm.OLS(T[tr, 2], sm.add_constant(F[tr])).fit()
+    resid = T[te, 2] - fit.predict(sm.add_constant(F[te]))
+    assert info[2] == pytest.approx(1 - resid.var() / T[te, 2].var(), abs=1e-10)
