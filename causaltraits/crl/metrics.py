@@ -18,17 +18,24 @@ def _corr(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return a.T @ b / a.shape[0]
 
 
+def _cubic_terms(B: np.ndarray) -> np.ndarray:
+    """1, each column's powers 1-3 and, for every pair of columns, a b, a^2 b and a b^2."""
+    cols = [np.ones(len(B))] + [B[:, j] ** k for j in range(B.shape[1]) for k in (1, 2, 3)]
+    for i in range(B.shape[1]):
+        for j in range(i + 1, B.shape[1]):
+            a, b = B[:, i], B[:, j]
+            cols += [a * b, a ** 2 * b, a * b ** 2]
+    return np.column_stack(cols)
+
+
 def mixed_share(z: np.ndarray, own: np.ndarray, other: np.ndarray) -> float:
     """How much of an estimated latent ``z`` is another true latent mixed in: the share of ``z``'s
     variance that a cubic in both true latents (``own`` and ``other``, with their products)
     explains beyond a cubic in ``own`` alone."""
     def r2(X):
-        X = np.column_stack([np.ones(len(z)), X])
         res = z - X @ np.linalg.lstsq(X, z, rcond=None)[0]
         return 1 - res.var() / z.var()
-    p = [own ** k for k in (1, 2, 3)]
-    q = [other ** k for k in (1, 2, 3)] + [own * other, own ** 2 * other, own * other ** 2]
-    return float(r2(np.column_stack(p + q)) - r2(np.column_stack(p)))
+    return float(r2(_cubic_terms(np.column_stack([own, other]))) - r2(_cubic_terms(own[:, None])))
 
 
 def mcc(true: np.ndarray, est: np.ndarray, method: str = "pearson") -> dict:
@@ -52,16 +59,6 @@ def mcc(true: np.ndarray, est: np.ndarray, method: str = "pearson") -> dict:
     for r, c in zip(rows, cols):
         match[r] = int(c)
     return {"mcc": float(per.mean()), "per_latent": per.tolist(), "match": match}
-
-
-def _cubic_terms(B: np.ndarray) -> np.ndarray:
-    """1, each column's powers 1-3 and, for every pair of columns, a b, a^2 b and a b^2."""
-    cols = [np.ones(len(B))] + [B[:, j] ** k for j in range(B.shape[1]) for k in (1, 2, 3)]
-    for i in range(B.shape[1]):
-        for j in range(i + 1, B.shape[1]):
-            a, b = B[:, i], B[:, j]
-            cols += [a * b, a * a * b, a * b * b]
-    return np.column_stack(cols)
 
 
 def block_information(est_train: np.ndarray, true_train: np.ndarray, est_test: np.ndarray,
