@@ -26,7 +26,6 @@ import dataclasses
 import json
 import re
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +33,6 @@ from tqdm.auto import tqdm
 
 OUT = Path(__file__).resolve().parents[1] / "results" / "benchmarks"
 BENCHMARK_SEEDS = range(5)
-BLOCKS = ((0, 2), (2, 4))
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -72,34 +70,21 @@ def parse_overrides(items: list[str]) -> dict:
 
 
 def fit_seed(seed: int, rows: int, epochs: int, overrides: dict) -> dict:
-    from causaltraits.crl.baselines import crl_method
-    from causaltraits.crl.benchmark import LATENT_DIMS, score_latents, split
-    from causaltraits.crl.metrics import block_information
-    from causaltraits.crl.digits import make_variant_digits
+    """One development fit, run as the benchmark runs its CRL model (``run_benchmark``), in this
+    script's record layout."""
+    from causaltraits.crl.benchmark import run_benchmark
 
-    data = make_variant_digits(rows, seed=seed)
-    tr, te = split(rows, seed)
-    Xtr, Xte = data.rows(tr), data.rows(te)
-    method = crl_method(LATENT_DIMS, seed=seed, epochs=epochs, **overrides)
-    t0 = time.perf_counter()
-    method.fit(Xtr)
-    secs = time.perf_counter() - t0
-    Ztr, Zte = method.transform(Xtr), method.transform(Xte)
-    rec = score_latents(Ztr, Zte, data.latents[tr], data.latents[te], data.truth(), seed=seed)
-    model = method.model
+    rec = run_benchmark([seed], rows=rows, methods=("crl",), epochs=epochs, crl_overrides=overrides)["runs"][0]
     out = {
         "seed": seed, "mcc": rec["mcc_pearson"], "mcc_per_latent": rec["mcc_pearson_per_latent"],
-        "information": block_information(Ztr, data.latents[tr], Zte, data.latents[te], BLOCKS),
+        "information": rec["information"],
         "exact_fisherz": rec["skeleton_f1"] == 1.0, "exact_gcm": rec["skeleton_f1_gcm"] == 1.0,
-        "skeleton_f1": rec["skeleton_f1"], "skeleton_f1_gcm": rec["skeleton_f1_gcm"],
-        "pc_graph": rec["pc_graph"], "pc_graph_gcm": rec["pc_graph_gcm"],
-        "epochs": len(model.history_), "best_epoch": model.best_epoch_, "epochs_trained": model.epochs_run_,
-        "fit_seconds": secs, "best_val_loss": float(min(h["val_loss"] for h in model.history_)),
+        **{k: rec[k] for k in ("skeleton_f1", "skeleton_f1_gcm", "pc_graph", "pc_graph_gcm", "epochs",
+                               "best_epoch", "epochs_trained", "fit_seconds", "best_val_loss")},
     }
-    for key, summary in (("restarts", model.restarts_summary()), ("content", model.content_summary()),
-                         ("effects", model.effect_summary())):
-        if summary is not None:
-            out[key] = summary
+    for key in ("restarts", "content", "effects"):
+        if key in rec:
+            out[key] = rec[key]
     return out
 
 

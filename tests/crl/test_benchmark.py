@@ -38,6 +38,18 @@ def test_same_seed_same_numbers_bit_for_bit():
     assert "| crl |" in table and "| beta_vae |" in table
 
 
+def test_crl_overrides_reach_the_model_and_each_block_is_scored():
+    res = run_benchmark(seeds=[2], rows=120, methods=["crl", "autoencoder"], epochs=2,
+                        crl_overrides={"code_independence": 3.0, "restore_effects": False})
+    cfg = res["settings"]["crl_config"]
+    assert cfg["code_independence"] == 3.0 and not cfg["restore_effects"] and cfg["content_correction"]
+    crl, ae = res["runs"]
+    assert "effects" not in crl and ae["method"] == "autoencoder" and "information" not in ae
+    # one R^2 per true latent, from its own modality's block; best_val_loss is the history's minimum
+    assert len(crl["information"]) == 4 and all(np.isfinite(v) and v <= 1.0 for v in crl["information"])
+    assert np.isfinite(crl["best_val_loss"])
+
+
 def test_per_latent_mcc_is_averaged_over_seeds_and_tabled():
     base = {k: 0.0 for k in SUMMARY_KEYS}
     runs = [{**base, "method": "crl", "seed": 0, "mcc_pearson_per_latent": [0.9, 0.5, 1.0, 0.2]},

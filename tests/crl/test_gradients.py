@@ -5,7 +5,7 @@ import pytest
 
 from causaltraits.crl import scm
 from causaltraits.crl.layers import ACTIVATIONS, MLP, Dense, ParamStore
-from causaltraits.crl.model import CRLConfig, MultiMeasurementCRL
+from causaltraits.crl.model import CRLConfig, MultiMeasurementCRL, code_correlation_penalty
 
 
 @pytest.mark.parametrize("act", list(ACTIVATIONS))
@@ -115,8 +115,32 @@ def test_scm_is_a_normalised_density():
     assert p.sum() * (g[1] - g[0]) ** 2 == pytest.approx(1.0, abs=2e-3)
 
 
+def test_code_correlation_penalty_against_numpy_and_differences(fd):
+    rng = np.random.default_rng(3)
+    n = 40
+    shared = rng.normal(size=n)
+    codes = [np.column_stack([shared + 0.3 * rng.normal(size=n), rng.normal(size=n)]) for _ in range(3)]
+    loss, grads = code_correlation_penalty(codes, 0.7)
+    R = np.corrcoef(np.hstack(codes), rowvar=False)
+    expected = sum(np.sum(R[2 * i:2 * i + 2, 2 * j:2 * j + 2] ** 2) for i in range(3) for j in range(i + 1, 3))
+    assert loss == pytest.approx(0.7 * expected, rel=1e-6)
+    assert loss > 0.7 * 3 * 0.8  # the shared column is strongly correlated across all three pairs
+    # independent codes: only sampling noise, about c_i * c_j / n per pair
+    free = [rng.normal(size=(4000, 2)) for _ in range(3)]
+    assert code_correlation_penalty(free, 1.0)[0] < 0.01
+
+    def f():
+        return code_correlation_penalty(codes, 0.7)[0]
+
+    for k in range(3):
+        for i in rng.choice(codes[k].size, size=12, replace=False):
+            assert np.isclose(grads[k].flat[i], fd(f, codes[k], i), rtol=1e-5, atol=1e-8)
+
+
 CONFIGS = {
     "scm-vae": dict(prior="scm", stochastic=True, n_shared=1, noise_dim=2),
+    "scm-code-independence": dict(prior="scm", stochastic=True, noise_dim=2, code_independence=0.9),
+    "autoencoder-code-independence": dict(prior="none", stochastic=False, noise_dim=3, code_independence=1.7),
     "scm-no-shared-no-code": dict(prior="scm", stochastic=True, n_shared=0, noise_dim=0),
     "scm-global-sigma": dict(prior="scm", stochastic=True, n_shared=2, amortised_sigma=False),
     "scm-logistic": dict(prior="scm", stochastic=True, noise="logistic"),
