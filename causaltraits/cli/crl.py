@@ -73,12 +73,17 @@ def benchmark(seeds: int, rows: int, mnist: str | None, epochs: int, methods: st
               help="With --content-correction: put back a latent that the model has replaced by its own "
                    "noise (an effect minus a function of its modality's content latent), judged by the "
                    "measurements' local Jacobian; applied only where the evidence is strong.")
+@click.option("--code-independence", default=0.0, show_default=True, type=float, metavar="WEIGHT",
+              help="Weight of a penalty on the correlations between the noise codes of the text "
+                   "modality's measurements (the three LLMs' embeddings), which the model takes as "
+                   "independent; it keeps what they all show in the text latents. 10 on the benchmark.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of all randomness.")
 @click.option("--out", metavar="DIR", type=click.Path(file_okay=False), help="Run directory.")
 @click.option("--force", is_flag=True, help="Replace a non-empty --out once the run is complete.")
 @click.option("--report", "make_report", is_flag=True, help="Also build the PDF report.")
 def fit(ds, text_latents: int, face_latents: int, shared: int, epochs: int, ica_init: bool, refine: bool,
-        pc_test: str, restarts: int, content_correction: bool, restore_effects: bool, seed: int, out: str | None,
+        pc_test: str, restarts: int, content_correction: bool, restore_effects: bool, code_independence: float,
+        seed: int, out: str | None,
         force: bool, make_report: bool) -> None:
     """Fit the CRL model to the face and text embeddings; write latents, graphs and metrics."""
     from causaltraits.crl.pipeline import fit_dataset
@@ -97,6 +102,8 @@ def fit(ds, text_latents: int, face_latents: int, shared: int, epochs: int, ica_
     if content_correction and (shared or min(text_latents, face_latents) == 0):
         raise ParameterError("--content-correction corrects by what the face and text latents share: it "
                              "needs --text-latents and --face-latents >= 1 and --shared 0")
+    if not code_independence >= 0:
+        raise ParameterError(f"--code-independence must be >= 0, got {code_independence}")
     if restore_effects and not content_correction:
         raise ParameterError("--restore-effects works on the content correction's result: add --content-correction")
     if out is not None:
@@ -107,7 +114,8 @@ def fit(ds, text_latents: int, face_latents: int, shared: int, epochs: int, ica_
                         **({} if ica_init else {"anchor": 0.0}),
                         **({"restarts": restarts, "restart_select": "crossmodal"} if restarts > 1 else {}),
                         **({"content_correction": True} if content_correction else {}),
-                        **({"restore_effects": True} if restore_effects else {}))
+                        **({"restore_effects": True} if restore_effects else {}),
+                        **({"code_independence": code_independence} if code_independence else {}))
     click.echo(f"CRL fit on {ds.name}: {m['rows_used']} rows, {m['epochs_run']} epochs in {m['timings_s']['fit']:.1f} s")
     if "restarts" in m:
         r = m["restarts"]

@@ -44,7 +44,16 @@ def test_fit_demo_writes_run_directory(tmp_path):
     assert 0.0 <= m["truth"]["mcc_pearson"] <= 1.0
     assert set(m["truth"]["match"]) >= {"text_z0", "face_z0"}
     model = MultiMeasurementCRL.load(out / "model")
-    assert model.latent_names_[0] == "z1_1"
+    assert model.latent_names_[0] == "z1_1" and model.config.code_independence == 0.0
+
+
+def test_fit_demo_passes_the_code_independence_weight_to_the_model(tmp_path):
+    out = tmp_path / "fit"
+    r = _run(["crl", "fit", "--dataset", "athle-demo", "--epochs", "1", "--code-independence", "2.5",
+              "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert MultiMeasurementCRL.load(out / "model").config.code_independence == 2.5
+    assert json.loads((out / "model.json").read_text())["config"]["code_independence"] == 2.5
 
 
 @pytest.mark.slow
@@ -93,7 +102,9 @@ def test_output_errors_are_one_line_and_write_nothing(tmp_path):
     for args, what in ((["--restarts", "0"], "--restarts must be >= 1"),
                        (["--restarts", "2", "--face-latents", "0"], "--face-latents >= 1"),
                        (["--content-correction", "--shared", "1"], "--shared 0"),
-                       (["--restore-effects"], "add --content-correction")):
+                       (["--restore-effects"], "add --content-correction"),
+                       (["--code-independence", "-1"], "--code-independence must be >= 0"),
+                       (["--code-independence", "nan"], "--code-independence must be >= 0")):
         r = CliRunner().invoke(cli, ["crl", "fit", "--dataset", "athle-demo", *args])
         assert r.exit_code == 2 and what in r.output and "Traceback" not in r.output
     r = CliRunner().invoke(cli, ["crl", "benchmark", "--seeds", "0"])
