@@ -23,7 +23,10 @@ Model (a variational autoencoder whose prior is a latent structural model):
   latent order, L1 sparsity on the edge weights).
 
 Loss per row: ``-ELBO + tie + l1 * |edges|`` with ``-ELBO = reconstruction NLL + beta * (-entropy
-of q - log p(z) under the SCM + KL of the noise codes)``. Scaling all latents by c changes the
+of q - log p(z) under the SCM + KL of the noise codes)``; with ``code_independence`` > 0 also that
+weight times the squared correlations over the batch between the code means of every two
+measurements of one modality (their codes are each measurement's own, independent noise; without
+the term, training can copy a latent that every measurement shows into every code). Scaling all latents by c changes the
 entropy by ``D log c`` and the SCM density by ``-D log c`` (the noise scales s_i are learned),
 so no term is lowered by shrinking the latents.
 
