@@ -67,7 +67,7 @@ def _concat(X):
 #: noise (MCC 0.885 -> 0.958, PC with GCM exact), and left the others as they were
 #: (results/benchmarks/crl_experiments.md, session 8).
 #: The code-independence penalty (``code_independence``, session 12) keeps modality 1's cause in
-#: its latents instead of in every measurement's noise code, where training put part of it on six
+#: its latents instead of in every measurement's noise code, where training put part of it on five
 #: of ten development seeds: on seeds 10-19 (not the benchmark's), mean MCC 0.931 -> 0.959, PC
 #: skeleton exact with Fisher-z on 4 -> 8 of 10 seeds and with GCM on 6 -> 8; weight 3 kept less
 #: of the cause, weight 30 all of it but left more mixed by the steps after training
