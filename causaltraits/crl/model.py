@@ -26,9 +26,9 @@ Loss per row: ``-ELBO + tie + l1 * |edges|`` with ``-ELBO = reconstruction NLL +
 of q - log p(z) under the SCM + KL of the noise codes)``; with ``code_independence`` > 0 also that
 weight times the squared correlations over the batch between the code means of every two
 measurements of one modality (their codes are each measurement's own, independent noise; without
-the term, training can copy a latent that every measurement shows into every code). Scaling all latents by c changes the
-entropy by ``D log c`` and the SCM density by ``-D log c`` (the noise scales s_i are learned),
-so no term is lowered by shrinking the latents.
+the term, training can copy a latent that every measurement shows into every code). Scaling all
+latents by c changes the entropy by ``D log c`` and the SCM density by ``-D log c`` (the noise
+scales s_i are learned), so no term is lowered by shrinking the latents.
 
 Training: mini-batch Adam, early stopping on a validation part of the training rows (the best
 validation epoch's parameters are kept). All randomness comes from one ``numpy.random.Generator``.

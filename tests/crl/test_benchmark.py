@@ -45,7 +45,7 @@ def test_crl_overrides_reach_the_model_and_each_block_is_scored():
     assert cfg["code_independence"] == 3.0 and not cfg["restore_effects"] and cfg["content_correction"]
     crl, ae = res["runs"]
     assert "effects" not in crl and ae["method"] == "autoencoder" and "information" not in ae
-    # one R^2 per true latent, from its own modality's block; best_val_loss is the history's minimum
+    # one R^2 per true latent, from its own modality's block
     assert len(crl["information"]) == 4 and all(np.isfinite(v) and v <= 1.0 for v in crl["information"])
     assert np.isfinite(crl["best_val_loss"])
 
