@@ -251,7 +251,7 @@ def code_correlation_penalty(codes: Sequence[np.ndarray], weight: float,
     With centred columns a, b and norms |a| = sqrt(a.a + eps): r = a.b / (|a| |b|) and
     dr/da = b / (|a| |b|) - r a / |a|^2 (mean-zero, so centring needs no extra term).
     """
-    cen = [np.asarray(c, dtype=np.float64) - np.asarray(c, dtype=np.float64).mean(axis=0) for c in codes]
+    cen = [c - c.mean(axis=0) for c in (np.asarray(c, dtype=np.float64) for c in codes)]
     norms = [np.sqrt(np.sum(c * c, axis=0) + eps) for c in cen]
     grads = [np.zeros_like(c) for c in cen]
     loss = 0.0
