@@ -120,7 +120,7 @@ class Run:
 
     def write_text(self, name: str, text: str) -> Path:
         p = self.file(name)
-        p.write_text(text, encoding="utf-8")
+        write_text(p, text)
         return p
 
 
