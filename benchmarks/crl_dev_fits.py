@@ -32,7 +32,6 @@ import numpy as np
 from tqdm.auto import tqdm
 
 OUT = Path(__file__).resolve().parents[1] / "results" / "benchmarks"
-BENCHMARK_SEEDS = range(5)
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -123,6 +122,7 @@ def main(argv=None) -> int:
                     help="allow the benchmark's seeds 0-4 (settings are not to be chosen on them)")
     args = ap.parse_args(argv)
 
+    from causaltraits.crl.benchmark import BENCHMARK_SEEDS
     from causaltraits.errors import CausalTraitsError
     from causaltraits.runs import package_versions, write_json, write_text
 
@@ -136,8 +136,8 @@ def main(argv=None) -> int:
         print(f"error: --tag: expected letters, digits, - and _, got {args.tag!r}", file=sys.stderr)
         return 2
     if not args.benchmark_seeds and any(s in BENCHMARK_SEEDS for s in seeds):
-        print("error: --seeds: 0-4 are the benchmark's seeds; choose settings on others "
-              "(or pass --benchmark-seeds)", file=sys.stderr)
+        print(f"error: --seeds: {min(BENCHMARK_SEEDS)}-{max(BENCHMARK_SEEDS)} are the benchmark's seeds; "
+              "choose settings on others (or pass --benchmark-seeds)", file=sys.stderr)
         return 2
     stem = OUT / f"crl_dev_fits_{args.tag}"
     result = {"settings": {"tag": args.tag, "seeds": seeds, "rows": args.rows, "epochs": args.epochs,

@@ -21,6 +21,8 @@ from causaltraits.crl.digits import LATENT_NAMES, make_variant_digits
 from causaltraits.errors import ParameterError
 
 LATENT_DIMS = (2, 2)
+#: the seeds the benchmark records (``--seeds 5``); settings are chosen on other seeds (10 and up)
+BENCHMARK_SEEDS = (0, 1, 2, 3, 4)
 #: the model's blocks of columns, one per modality (the true latents' blocks, in the same order)
 BLOCKS = tuple((sum(LATENT_DIMS[:i]), sum(LATENT_DIMS[:i + 1])) for i in range(len(LATENT_DIMS)))
 LEARNED_KEYS = ("learned_skeleton_f1", "learned_shd")
@@ -65,7 +67,7 @@ def score_learned_graph(learned, match: Sequence[int], truth) -> dict:
     return {"learned_graph": named.to_dict(), "learned_skeleton_f1": gs["skeleton_f1"], "learned_shd": gs["shd"]}
 
 
-def run_benchmark(seeds: Sequence[int] = (0, 1, 2, 3, 4), rows: int = 10_000, mnist: str | None = None,
+def run_benchmark(seeds: Sequence[int] = BENCHMARK_SEEDS, rows: int = 10_000, mnist: str | None = None,
                   methods: Sequence[str] = tuple(METHODS), epochs: int = 150, progress: bool = False,
                   log: Callable[[str], None] | None = None,
                   on_seed: Callable[[dict], None] | None = None,
