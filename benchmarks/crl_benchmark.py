@@ -35,7 +35,7 @@ def main(argv=None) -> int:
         res["versions"] = package_versions()
         res["argv"] = sys.argv[1:]
         res["load_average_1min"] = os.getloadavg()[0]
-        res["table_markdown"] = format_tables(res["summary"])
+        res["table_markdown"] = format_tables(res["summary"], res["runs"], res["true_latents"])
         write_json(out.with_suffix(".json"), res)
         with atomic_write(out.with_suffix(".md"), encoding="utf-8") as fh:
             s = res["settings"]
@@ -47,7 +47,7 @@ def main(argv=None) -> int:
     res = run_benchmark(seeds=list(range(args.seeds)), rows=args.rows, mnist=args.mnist,
                         methods=[m for m in args.methods.split(",") if m], epochs=args.epochs,
                         progress=True, log=lambda s: print(s, flush=True), on_seed=save)
-    print(format_tables(res["summary"]))
+    print(format_tables(res["summary"], res["runs"], res["true_latents"]))
     return 0
 
 

@@ -45,18 +45,39 @@ def score_latents(Z_train, Z_test, true_train, true_test, truth, alpha: float = 
     pear = M.mcc(true_test, Z_test, "pearson")
     spear = M.mcc(true_test, Z_test, "spearman")
     r2 = M.kernel_r2(Z_train, true_train, Z_test, true_test, seed=seed)
-    est_names = [f"e{i}" for i in range(Z_test.shape[1])]
     out = {
         "mcc_pearson": pear["mcc"], "mcc_pearson_per_latent": pear["per_latent"], "match": pear["match"],
         "mcc_spearman": spear["mcc"], "r2": r2["r2"], "r2_per_latent": r2["per_latent"],
     }
+    out.update(pc_scores(Z_test, truth, pear["match"], alpha=alpha))
+    return out
+
+
+def pc_scores(Z, truth, match: Sequence[int], alpha: float = 0.05) -> dict:
+    """PC over the columns of ``Z`` with Fisher-z and with GCM, each graph named through ``match``
+    (true latent i -> column match[i]) and scored against ``truth``: ``skeleton_f1``, ``shd``,
+    ``pc_graph`` and the same keys suffixed ``_gcm``."""
+    names = [f"e{i}" for i in range(Z.shape[1])]
+    out = {}
     for test, suffix in (("fisherz", ""), ("gcm", "_gcm")):
-        g = M.pc_graph(Z_test, est_names, alpha=alpha, test=test)
-        g_named = M.relabel_by_match(g, est_names, list(truth.nodes), pear["match"])
+        g = M.pc_graph(Z, names, alpha=alpha, test=test)
+        g_named = M.relabel_by_match(g, names, list(truth.nodes), match)
         gs = M.graph_scores(g_named, truth)
         out.update({f"skeleton_f1{suffix}": gs["skeleton_f1"], f"shd{suffix}": gs["shd"],
                     f"pc_graph{suffix}": g_named.to_dict()})
     return out
+
+
+def skeleton_difference(graph: dict, truth) -> str:
+    """``exact``, or the adjacencies a graph (``Graph.to_dict()`` form) adds to and misses from the
+    skeleton of ``truth``, e.g. ``extra z12-z22; missing z11-z12``."""
+    def pairs(edges):
+        return {tuple(sorted((e["source"], e["target"]))) for e in edges}
+
+    got, want = pairs(graph["edges"]), pairs(truth.to_dict()["edges"])
+    parts = [f"{word} " + ", ".join("-".join(p) for p in sorted(diff))
+             for word, diff in (("extra", got - want), ("missing", want - got)) if diff]
+    return "; ".join(parts) or "exact"
 
 
 def score_learned_graph(learned, match: Sequence[int], truth) -> dict:
@@ -83,12 +104,14 @@ def run_benchmark(seeds: Sequence[int] = BENCHMARK_SEEDS, rows: int = 10_000, mn
         raise ParameterError(f"unknown method(s) {', '.join(unknown)}; expected some of {', '.join(METHODS)}")
     if rows < 50:
         raise ParameterError(f"--rows must be at least 50, got {rows}")
-    runs = []
+    runs, true_pc = [], []
     crl_config = None
     for seed in seeds:
         data = make_variant_digits(rows, seed=seed, mnist=mnist)
         tr, te = split(rows, seed)
         truth = data.truth()
+        # PC over the true latents of the same test rows: what each test finds when nothing is estimated
+        true_pc.append({"seed": int(seed), **pc_scores(data.latents[te], truth, range(len(LATENT_NAMES)))})
         Xtr, Xte = data.rows(tr), data.rows(te)
         for name in methods:
             extra = dict(crl_overrides or {}) if name == "crl" else {}
@@ -134,6 +157,7 @@ def run_benchmark(seeds: Sequence[int] = BENCHMARK_SEEDS, rows: int = 10_000, mn
                          **({"crl_config": crl_config} if crl_config is not None else {})},
             "runs": runs,
             "summary": summarise(runs, methods),
+            "true_latents": true_pc,
         }
         if on_seed is not None:
             on_seed(result)
@@ -189,9 +213,11 @@ def _graph_rows(summary: dict, keys: tuple[str, str]) -> str:
                    for name, s in summary.items() if all(k in s for k in keys))
 
 
-def format_tables(summary: dict) -> str:
+def format_tables(summary: dict, runs: Sequence[dict] = (), true_latents: Sequence[dict] = ()) -> str:
     """The headline table, the per-latent MCC table, then the other graph scores, each under its
-    own caption: PC with the GCM test, and the model's own latent graph."""
+    own caption: PC with the GCM test, and the model's own latent graph; with ``runs`` and
+    ``true_latents`` (``run_benchmark``'s), PC's skeleton seed by seed beside PC over the true
+    latents."""
     text = (format_table(summary) + "\nMCC (Pearson) per true latent, mean over seeds:\n\n"
             + format_latent_table(summary))
     head = "\n| method | skeleton F1 | SHD |\n|---|---|---|\n"
@@ -203,4 +229,27 @@ def format_tables(summary: dict) -> str:
     if rows:
         text += ("\nThe model's own latent graph (structural-model edges above strength 0.2; the columns "
                  "above score PC over the estimated latents):\n" + head + rows)
+    if runs and true_latents:
+        text += "\n" + format_seed_graphs(runs, true_latents)
     return text
+
+
+def format_seed_graphs(runs: Sequence[dict], true_latents: Sequence[dict]) -> str:
+    """Per seed, PC's skeleton against the truth (``exact`` or the adjacencies added and missed),
+    Fisher-z / GCM, over the true latents of the test rows and over each method's estimates."""
+    from causaltraits.crl.digits import true_graph
+
+    truth = true_graph()
+    methods = list(dict.fromkeys(r["method"] for r in runs))
+
+    def cell(rec: dict) -> str:
+        return " / ".join(skeleton_difference(rec[k], truth) for k in ("pc_graph", "pc_graph_gcm"))
+
+    lines = ["PC's skeleton seed by seed (Fisher-z / GCM; alpha 0.05), over the true latents of the test rows "
+             "and over each method's estimates:", "",
+             "| seed | true latents | " + " | ".join(methods) + " |", "|" + "---|" * (len(methods) + 2)]
+    for t in true_latents:
+        by = {r["method"]: r for r in runs if r["seed"] == t["seed"]}
+        lines.append(f"| {t['seed']} | {cell(t)} | " + " | ".join(cell(by[m]) if m in by else "" for m in methods)
+                     + " |")
+    return "\n".join(lines) + "\n"

@@ -205,7 +205,7 @@ def benchmark_run(run: Run, seeds, rows: int, mnist: str | None, epochs: int, me
     t0 = time.perf_counter()
     res = run_benchmark(seeds=seeds, rows=rows, mnist=mnist, methods=methods or tuple(METHODS),
                         epochs=epochs, progress=progress, log=log)
-    res["table_markdown"] = format_tables(res["summary"])
+    res["table_markdown"] = format_tables(res["summary"], res["runs"], res["true_latents"])
     run.write_json("benchmark.json", res)
     run.write_text("benchmark.md", "# CRL benchmark: variant digits\n\n" + res["table_markdown"])
     manifest = base_manifest("crl benchmark", None, res["settings"], None)

@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from causaltraits.crl.benchmark import (SUMMARY_KEYS, format_latent_table, format_table, format_tables,
-                                        run_benchmark, score_latents, score_learned_graph, split, summarise)
+from causaltraits.crl.benchmark import (SUMMARY_KEYS, format_latent_table, format_seed_graphs, format_table,
+                                        format_tables, pc_scores, run_benchmark, score_latents, score_learned_graph,
+                                        skeleton_difference, split, summarise)
 from causaltraits.crl.digits import true_graph
 from causaltraits.discovery.graph import Edge, Graph
 from causaltraits.errors import ParameterError
@@ -27,6 +28,8 @@ def test_same_seed_same_numbers_bit_for_bit():
         assert {k: ra[k] for k in keys} == {k: rb[k] for k in keys}
     crl = a["runs"][0]
     assert crl["method"] == "crl" and crl["refit"] == b["runs"][0]["refit"]
+    # PC over the true latents of the test rows, once per seed, beside the methods
+    assert a["true_latents"] == b["true_latents"] and [t["seed"] for t in a["true_latents"]] == [1]
     assert isinstance(crl["refit"]["accepted"], bool) and crl["refit"]["ima"] == 10.0
     # the model's settings as run, with the benchmark's own (content correction, effect restoration)
     cfg = a["settings"]["crl_config"]
@@ -105,6 +108,22 @@ def test_pc_with_the_gcm_test_is_scored_beside_fisherz():
     summ = summarise(runs, ["crl"])
     text = format_tables(summ)
     assert "with the GCM test" in text and "| crl | 0.875 ± 0.177 | 4.0 ± 1.4 |" in text.splitlines()
+    # seed by seed: the warped latents beside the true latents of the same rows, where both tests are exact
+    true = {"seed": 0, **pc_scores(data.latents[te], data.truth(), range(4))}
+    assert true["skeleton_f1"] == 1.0 and true["skeleton_f1_gcm"] == 1.0
+    fz = skeleton_difference(rec["pc_graph"], data.truth())
+    assert fz.startswith("extra ") and "z12-z21" in fz and "missing" not in fz
+    table = format_seed_graphs([{**rec, "method": "crl", "seed": 0}], [true]).splitlines()
+    assert table[2:] == ["| seed | true latents | crl |", "|---|---|---|",
+                         f"| 0 | exact / exact | {fz} / exact |"]
+    assert table[-1] in format_tables(summ, [{**rec, "method": "crl", "seed": 0}], [true]).splitlines()
+
+
+def test_skeleton_difference_names_what_is_added_and_missed():
+    truth = true_graph()
+    g = Graph(list(truth.nodes), [Edge("z12", "z11", "-->"), Edge("z21", "z22", "---"), Edge("z22", "z12", "o-o")])
+    assert skeleton_difference(g.to_dict(), truth) == "extra z12-z22; missing z11-z21"
+    assert skeleton_difference(truth.to_dict(), truth) == "exact"
 
 
 def test_unknown_method_is_a_parameter_error():
