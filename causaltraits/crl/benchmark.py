@@ -234,9 +234,10 @@ def format_tables(summary: dict, runs: Sequence[dict] = (), true_latents: Sequen
     return text
 
 
-def format_seed_graphs(runs: Sequence[dict], true_latents: Sequence[dict]) -> str:
+def seed_graph_rows(runs: Sequence[dict], true_latents: Sequence[dict]) -> tuple[list[str], list[list[str]]]:
     """Per seed, PC's skeleton against the truth (``exact`` or the adjacencies added and missed),
-    Fisher-z / GCM, over the true latents of the test rows and over each method's estimates."""
+    Fisher-z / GCM, over the true latents of the test rows and over each method's estimates:
+    column names and rows."""
     from causaltraits.crl.digits import true_graph
 
     truth = true_graph()
@@ -245,11 +246,18 @@ def format_seed_graphs(runs: Sequence[dict], true_latents: Sequence[dict]) -> st
     def cell(rec: dict) -> str:
         return " / ".join(skeleton_difference(rec[k], truth) for k in ("pc_graph", "pc_graph_gcm"))
 
-    lines = ["PC's skeleton seed by seed (Fisher-z / GCM; alpha 0.05), over the true latents of the test rows "
-             "and over each method's estimates:", "",
-             "| seed | true latents | " + " | ".join(methods) + " |", "|" + "---|" * (len(methods) + 2)]
+    rows = []
     for t in true_latents:
         by = {r["method"]: r for r in runs if r["seed"] == t["seed"]}
-        lines.append(f"| {t['seed']} | {cell(t)} | " + " | ".join(cell(by[m]) if m in by else "" for m in methods)
-                     + " |")
+        rows.append([str(t["seed"]), cell(t)] + [cell(by[m]) if m in by else "" for m in methods])
+    return ["seed", "true latents", *methods], rows
+
+
+def format_seed_graphs(runs: Sequence[dict], true_latents: Sequence[dict]) -> str:
+    """:func:`seed_graph_rows` as a captioned Markdown table."""
+    cols, rows = seed_graph_rows(runs, true_latents)
+    lines = ["PC's skeleton seed by seed (Fisher-z / GCM; alpha 0.05), over the true latents of the test rows "
+             "and over each method's estimates:", "",
+             "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
     return "\n".join(lines) + "\n"

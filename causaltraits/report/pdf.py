@@ -585,6 +585,21 @@ def _crl_section(runs: Sequence[RunDir]) -> Section:
                                       "shd_gcm the PC graph with the GCM test (spline regressions on the "
                                       "conditioning set); learned_skeleton_f1 and learned_shd (CRL only) "
                                       "compare the model's own latent graph with it."), "CRL: benchmark (variant digits)")
+            seeds = b.get("true_latents") if isinstance(b, dict) else None
+            if isinstance(seeds, list) and seeds and isinstance(b.get("runs"), list):
+                from causaltraits.crl.benchmark import seed_graph_rows
+
+                try:
+                    cols, rows = seed_graph_rows(b["runs"], seeds)
+                except (KeyError, TypeError, AttributeError):  # a benchmark.json of another layout
+                    rows = []
+                if rows:
+                    title = "CRL: benchmark, PC's skeleton per seed"
+                    sec.add(F.table_pages(title, cols, rows, subtitle=run.label, landscape=True,
+                                          note="PC (alpha 0.05) with Fisher-z / with GCM on the test rows: 'exact' "
+                                          "is the true skeleton; otherwise the adjacencies PC adds to it and misses. "
+                                          "The true latents' column shows what each test finds when nothing is "
+                                          "estimated."), title)
         if (p / "metrics.json").is_file():
             m = _read_json(p / "metrics.json", "metrics.json")
             rows = [[k, _short(v)] for k, v in _flatten(m)]

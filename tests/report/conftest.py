@@ -128,6 +128,19 @@ def write_discover_run(path: Path, ds: Dataset, n_adj_rows: int = 10, truth: boo
     return path
 
 
+def _benchmark_graphs() -> dict:
+    """``runs`` and ``true_latents`` of a two-seed benchmark.json: PC graphs over the variant-digits
+    latents, exact but for the autoencoder on seed 1 (an extra z12 - z22 with Fisher-z)."""
+    def graph(*extra):
+        pairs = [("z11", "z12"), ("z11", "z21"), ("z21", "z22"), *extra]
+        return {"nodes": ["z11", "z12", "z21", "z22"], "edges": [{"source": a, "target": b, "type": "---"}
+                                                                 for a, b in pairs]}
+
+    runs = [{"method": m, "seed": s, "pc_graph": graph(*([("z12", "z22")] if (m, s) == ("autoencoder", 1) else [])),
+             "pc_graph_gcm": graph()} for s in (0, 1) for m in ("crl", "autoencoder")]
+    return {"runs": runs, "true_latents": [{"seed": s, "pc_graph": graph(), "pc_graph_gcm": graph()} for s in (0, 1)]}
+
+
 def write_crl_run(path: Path, ds: Dataset, benchmark: bool = False) -> Path:
     """A run directory in the layout ``causaltraits crl fit`` (or ``crl benchmark``) writes."""
     path.mkdir(parents=True)
@@ -137,7 +150,8 @@ def write_crl_run(path: Path, ds: Dataset, benchmark: bool = False) -> Path:
             "crl": {"mcc_pearson": {"mean": 0.91, "std": 0.02}, "r2": {"mean": 0.95, "std": 0.01}, "n_seeds": 2,
                     "mcc_pearson_per_latent": [0.83, 0.97, 0.88, 0.96]},
             "autoencoder": {"mcc_pearson": {"mean": 0.62, "std": 0.05}, "r2": {"mean": 0.7, "std": 0.03},
-                            "n_seeds": 2, "mcc_pearson_per_latent": [0.5, 0.6, 0.7, 0.68]}}})
+                            "n_seeds": 2, "mcc_pearson_per_latent": [0.5, 0.6, 0.7, 0.68]}},
+            **_benchmark_graphs()})
         return path
     write_json(path / "manifest.json", _manifest("crl", ds, {"epochs": 5}))
     write_json(path / "metrics.json", {"test": {"r2": 0.91, "mcc": 0.87}, "train": {"r2": 0.95, "mcc": 0.9}})

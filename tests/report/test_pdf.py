@@ -242,6 +242,9 @@ def test_crl_benchmark_table(writers, dataset, tmp_path):
     assert "CRL: benchmark (variant digits)" in text
     assert "mcc_pearson mean" in text and "autoencoder" in text and "0.91" in text and "0.62" in text
     assert "0.83 / 0.97 / 0.88 / 0.96" in text  # per-latent MCC in one cell
+    # PC's skeleton seed by seed, beside the true latents
+    assert "CRL: benchmark, PC's skeleton per seed" in text
+    assert "extra z12-z22 / exact" in text and "exact / exact" in text
 
 
 def test_wide_batteries_split_over_pages(tmp_path):
