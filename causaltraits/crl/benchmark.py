@@ -71,11 +71,10 @@ def pc_scores(Z, truth, match: Sequence[int], alpha: float = 0.05) -> dict:
 def skeleton_difference(graph: dict, truth) -> str:
     """``exact``, or the adjacencies a graph (``Graph.to_dict()`` form) adds to and misses from the
     skeleton of ``truth``, e.g. ``extra z12-z22; missing z11-z12``."""
-    def pairs(edges):
-        return {tuple(sorted((e["source"], e["target"]))) for e in edges}
+    from causaltraits.discovery.graph import Graph
 
-    got, want = pairs(graph["edges"]), pairs(truth.to_dict()["edges"])
-    parts = [f"{word} " + ", ".join("-".join(p) for p in sorted(diff))
+    got, want = Graph.from_dict(graph).adjacencies(), truth.adjacencies()
+    parts = [f"{word} " + ", ".join("-".join(p) for p in sorted(tuple(sorted(p)) for p in diff))
              for word, diff in (("extra", got - want), ("missing", want - got)) if diff]
     return "; ".join(parts) or "exact"
 
@@ -93,7 +92,8 @@ def run_benchmark(seeds: Sequence[int] = BENCHMARK_SEEDS, rows: int = 10_000, mn
                   log: Callable[[str], None] | None = None,
                   on_seed: Callable[[dict], None] | None = None,
                   crl_overrides: dict[str, Any] | None = None) -> dict:
-    """Run every method on every seed; returns ``{"runs": [...], "summary": {...}, "settings": {...}}``.
+    """Run every method on every seed; returns ``{"runs": [...], "summary": {...}, "settings": {...},
+    "true_latents": [...]}`` (the last: PC over each seed's true test latents, :func:`pc_scores`).
 
     ``on_seed`` is called with the partial result after every seed (to save progress).
     ``crl_overrides`` are :class:`~causaltraits.crl.model.CRLConfig` settings on top of

@@ -259,10 +259,11 @@ def code_correlation_penalty(codes: Sequence[np.ndarray], weight: float,
         for j in range(i + 1, len(cen)):
             nn = np.outer(norms[i], norms[j])
             R = (cen[i].T @ cen[j]) / nn
-            loss += weight * float(np.sum(R * R))
+            R2 = R * R
+            loss += weight * float(np.sum(R2))
             M = 2.0 * weight * R / nn
-            grads[i] += cen[j] @ M.T - cen[i] * (2.0 * weight * np.sum(R * R, axis=1) / norms[i] ** 2)
-            grads[j] += cen[i] @ M - cen[j] * (2.0 * weight * np.sum(R * R, axis=0) / norms[j] ** 2)
+            grads[i] += cen[j] @ M.T - cen[i] * (2.0 * weight * np.sum(R2, axis=1) / norms[i] ** 2)
+            grads[j] += cen[i] @ M - cen[j] * (2.0 * weight * np.sum(R2, axis=0) / norms[j] ** 2)
     return loss, grads
 
 

@@ -591,7 +591,7 @@ def _crl_section(runs: Sequence[RunDir]) -> Section:
 
                 try:
                     cols, rows = seed_graph_rows(b["runs"], seeds)
-                except (KeyError, TypeError, AttributeError):  # a benchmark.json of another layout
+                except (KeyError, TypeError, AttributeError, ValueError):  # a benchmark.json of another layout
                     rows = []
                 if rows:
                     title = "CRL: benchmark, PC's skeleton per seed"
